@@ -1,0 +1,293 @@
+"""Lightning wrapper around a RecurrentNet: loss, epoch-level metrics, optimizer and scheduler."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.utilities.types import OptimizerLRScheduler
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
+
+from datamodules.base import DataSpec
+from models.recurrent import RecurrentNet
+from sweeps.errors import ConfigError
+
+IGNORE_INDEX = -100  # classification targets at unscored positions (shared data contract)
+TASKS = ("regression", "classification")
+Params = Iterator[nn.Parameter]
+
+# (params, lr, weight_decay, momentum) -> optimizer. Momentum is sgd's alone: rmsprop's
+# momentum defaults to 0 in torch and silently changing that would surprise.
+OPTIMIZERS: dict[str, Callable[[Params, float, float, float], Optimizer]] = {
+    "adam": lambda p, lr, wd, m: torch.optim.Adam(p, lr=lr, weight_decay=wd),
+    # AdamW decouples the decay from the gradient; the others add it as an L2 term.
+    "adamw": lambda p, lr, wd, m: torch.optim.AdamW(p, lr=lr, weight_decay=wd),
+    "sgd": lambda p, lr, wd, m: torch.optim.SGD(p, lr=lr, weight_decay=wd, momentum=m),
+    "rmsprop": lambda p, lr, wd, m: torch.optim.RMSprop(p, lr=lr, weight_decay=wd),
+}
+
+# (optimizer, step_size, gamma, max_epochs) -> scheduler, stepped once per epoch.
+# Plateau's patience is step_size: "epochs to wait before a step"; its default 10 is torch's.
+SCHEDULERS: dict[str, Callable[[Optimizer, int, float, int], LRScheduler | None]] = {
+    "none": lambda opt, step, gamma, epochs: None,
+    "cosine": lambda opt, step, gamma, epochs: CosineAnnealingLR(opt, T_max=epochs),
+    "step": lambda opt, step, gamma, epochs: StepLR(opt, step_size=step, gamma=gamma),
+    "plateau": lambda opt, step, gamma, epochs: ReduceLROnPlateau(
+        opt, mode="min", factor=gamma, patience=step
+    ),
+}
+
+
+class SequenceModule(pl.LightningModule):
+    """Trains a RecurrentNet; logs train_/val_/test_ metrics once per epoch, never per step."""
+
+    target_std: Tensor | None  # (n_outputs,) buffer, so it follows the module across devices
+
+    def __init__(
+        self,
+        net: RecurrentNet,
+        *,
+        task: str,
+        every_step: bool = False,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        momentum: float = 0.9,
+        scheduler: str = "none",
+        step_size: int = 10,
+        gamma: float = 0.5,
+        max_epochs: int = 10,
+        target_mean: tuple[float, ...] | None = None,
+        target_std: tuple[float, ...] | None = None,
+    ) -> None:
+        super().__init__()
+        _check_optimizer_options(optimizer, lr, weight_decay, momentum, scheduler, step_size, gamma)
+        if max_epochs < 1:
+            raise ConfigError(f"trainer.max_epochs must be >= 1, but got {max_epochs}")
+        _check_task(net, task, every_step, target_mean, target_std)
+        # The net is rebuilt by the caller on load; only plain values go into the checkpoint.
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.task = task
+        self.every_step = every_step
+        std = None if target_std is None else torch.tensor(target_std, dtype=torch.float32)
+        self.register_buffer("target_std", std, persistent=False)
+        self._sums: dict[str, dict[str, Tensor]] = {}
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The wrapped net's output for a batch of inputs."""
+        return self.net(x, lengths)  # type: ignore[no-any-return]
+
+    # --- steps: accumulate detached sums, log nothing -------------------------------------
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        """Loss of one batch; its sum and count go to the epoch accumulator."""
+        loss, stats = self._score(batch, full=False)
+        self._accumulate("train", stats)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        """Accumulate the validation sums of one batch."""
+        self._accumulate("val", self._score(batch, full=True)[1])
+
+    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        """Accumulate the test sums of one batch."""
+        self._accumulate("test", self._score(batch, full=True)[1])
+
+    # --- epoch hooks: one self.log per metric per epoch ------------------------------------
+
+    def on_train_epoch_start(self) -> None:
+        self._sums["train"] = {}
+
+    def on_validation_epoch_start(self) -> None:
+        self._sums["val"] = {}
+
+    def on_test_epoch_start(self) -> None:
+        self._sums["test"] = {}
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> OptimizerLRScheduler:
+        """The optimizer from OPTIMIZERS and, unless 'none', an epoch scheduler."""
+        hp = self.hparams
+        opt = OPTIMIZERS[hp["optimizer"]](
+            self.parameters(), hp["lr"], hp["weight_decay"], hp["momentum"]
+        )
+        sched = SCHEDULERS[hp["scheduler"]](opt, hp["step_size"], hp["gamma"], hp["max_epochs"])
+        if sched is None:
+            return opt
+        return {
+            "optimizer": opt,
+            "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": "val_loss"},
+        }
+
+    # --- scoring ---------------------------------------------------------------------------
+
+    def _score(self, batch: tuple[Tensor, ...], *, full: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        x, y, *rest = batch
+        lengths = rest[0] if rest else None
+        out = self.net(x, lengths)
+        mask = None
+        if self.every_step and lengths is not None:
+            steps = torch.arange(x.shape[1], device=out.device)
+            mask = steps < lengths.to(out.device)[:, None]  # (batch, seq_len) True where real
+        if self.task == "regression":
+            return self._score_regression(out, y, mask, full=full)
+        return self._score_classification(out, y, mask, full=full)
+
+    def _score_regression(
+        self, pred: Tensor, y: Tensor, mask: Tensor | None, *, full: bool
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        if pred.shape != y.shape:  # broadcasting (b, 1) against (b,) would silently give (b, b)
+            raise ValueError(f"regression targets {tuple(y.shape)} != outputs {tuple(pred.shape)}")
+        err = pred - y  # (batch, n_outputs) or (batch, seq_len, n_outputs)
+        if mask is None:
+            # torch.full launches a fill kernel; torch.tensor would copy from the host every step
+            count = torch.full((), float(err.numel()), device=err.device)
+        else:
+            # Zero the padded steps rather than err[mask]: boolean indexing syncs with the GPU.
+            err = err * mask.unsqueeze(-1)
+            count = mask.sum() * err.shape[-1]
+        sq_sum = err.pow(2).sum()
+        loss = sq_sum / count
+        stats = {"loss_sum": sq_sum.detach(), "count": count}
+        if full:
+            stats["abs_sum"] = err.detach().abs().sum()
+            if self.target_std is not None:
+                err_orig = err.detach() * self.target_std  # mean shifts cancel in an error
+                stats["abs_orig_sum"] = err_orig.abs().sum()
+                stats["sq_orig_sum"] = err_orig.pow(2).sum()
+        return loss, stats
+
+    def _score_classification(
+        self, logits: Tensor, y: Tensor, mask: Tensor | None, *, full: bool
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        if logits.shape[:-1] != y.shape:
+            raise ValueError(f"class targets {tuple(y.shape)} != logits {tuple(logits.shape)}")
+        if mask is not None:
+            y = y.masked_fill(~mask, IGNORE_INDEX)
+        flat_logits = logits.reshape(-1, logits.shape[-1])  # (batch [* seq_len], classes)
+        flat_y = y.reshape(-1)  # (batch [* seq_len],)
+        loss_sum = F.cross_entropy(flat_logits, flat_y, ignore_index=IGNORE_INDEX, reduction="sum")
+        scored = flat_y != IGNORE_INDEX
+        count = scored.sum().to(loss_sum.dtype)
+        # clamp: a batch with nothing scored contributes 0, not NaN
+        loss = loss_sum / count.clamp(min=1.0)
+        stats = {"loss_sum": loss_sum.detach(), "count": count}
+        if full:
+            stats["correct"] = ((flat_logits.detach().argmax(-1) == flat_y) & scored).sum()
+        return loss, stats
+
+    def _accumulate(self, stage: str, stats: dict[str, Tensor]) -> None:
+        sums = self._sums.setdefault(stage, {})
+        for key, value in stats.items():
+            sums[key] = sums[key] + value if key in sums else value
+
+    def _log_epoch(self, stage: str) -> None:
+        sums = self._sums.pop(stage, {})
+        if not sums:
+            return
+        # Sum across processes before dividing, so the epoch value is the true mean under DDP.
+        total = {
+            k: self.trainer.strategy.reduce(v.float(), reduce_op="sum") for k, v in sums.items()
+        }
+        count = total["count"]
+        metrics = {"loss": total["loss_sum"] / count}
+        if stage != "train":
+            metrics.update(_eval_metrics(self.task, self.every_step, total, metrics["loss"]))
+        self.log_dict({f"{stage}_{name}": value for name, value in metrics.items()})
+
+
+def _eval_metrics(
+    task: str, every_step: bool, total: dict[str, Tensor], loss: Tensor
+) -> dict[str, Tensor]:
+    count = total["count"]
+    if task == "regression":
+        metrics = {"mae": total["abs_sum"] / count, "rmse": loss.sqrt()}
+        if "abs_orig_sum" in total:
+            metrics["mae_orig"] = total["abs_orig_sum"] / count
+            metrics["rmse_orig"] = (total["sq_orig_sum"] / count).sqrt()
+        return metrics
+    metrics = {"acc": total["correct"] / count}
+    if every_step:
+        metrics["bpc"] = loss / math.log(2)  # nats per token -> bits per token
+    return metrics
+
+
+def _check_optimizer_options(
+    optimizer: str,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    scheduler: str,
+    step_size: int,
+    gamma: float,
+) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(
+            f"optimizer.name must be one of {sorted(OPTIMIZERS)}, but got {optimizer!r}"
+        )
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(
+            f"optimizer.scheduler must be one of {sorted(SCHEDULERS)}, but got {scheduler!r}"
+        )
+    if not lr > 0:
+        raise ConfigError(f"optimizer.lr must be > 0, but got {lr}")
+    if weight_decay < 0:
+        raise ConfigError(f"optimizer.weight_decay must be >= 0, but got {weight_decay}")
+    if not 0 <= momentum < 1:
+        raise ConfigError(f"optimizer.momentum must be in [0, 1), but got {momentum}")
+    if step_size < 1:
+        raise ConfigError(f"optimizer.step_size must be >= 1, but got {step_size}")
+    if not 0 < gamma < 1:
+        raise ConfigError(f"optimizer.gamma must be in (0, 1), but got {gamma}")
+
+
+def _check_task(
+    net: RecurrentNet,
+    task: str,
+    every_step: bool,
+    target_mean: tuple[float, ...] | None,
+    target_std: tuple[float, ...] | None,
+) -> None:
+    # These come from the DataSpec, not the user: a mismatch is a wiring bug, so ValueError.
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {list(TASKS)}, but got {task!r}")
+    if every_step != net.every_step:
+        raise ValueError(f"every_step={every_step} but the net has every_step={net.every_step}")
+    if task == "classification" and net.n_outputs < 2:
+        raise ValueError(f"classification needs n_outputs >= 2 classes, got {net.n_outputs}")
+    if (target_mean is None) != (target_std is None):
+        raise ValueError("target_mean and target_std must be given together")
+    if target_mean is not None and target_std is not None:
+        if task != "regression" or not len(target_mean) == len(target_std) == net.n_outputs:
+            raise ValueError(
+                f"target_mean/std need a regression task with {len(target_std)} outputs, "
+                f"got {task!r} with {net.n_outputs}"
+            )
+        if min(target_std) <= 0:
+            raise ValueError(f"target_std must be > 0, but got {target_std}")
+
+
+def metric_names(spec: DataSpec, stage: str = "val") -> list[str]:
+    """The names `SequenceModule` logs for this data at `stage`, as `_eval_metrics` makes them."""
+    names = ["loss"]
+    if spec.task == "regression":
+        names += ["mae", "rmse"]
+        if spec.target_std is not None:
+            names += ["mae_orig", "rmse_orig"]
+    else:
+        names += ["acc", "bpc"] if spec.every_step else ["acc"]
+    return [f"{stage}_{name}" for name in names]

@@ -1,0 +1,167 @@
+"""The recurrent network itself: an embedding or raw features, a torch RNN, dropout and a head."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from sweeps.errors import ConfigError
+
+CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+NONLINEARITIES = ("tanh", "relu")
+
+
+class RecurrentNet(nn.Module):
+    """A stacked RNN/LSTM/GRU mapping sequences to last-step or every-step outputs.
+
+    Float features go straight into the recurrent layer (input_size=n_inputs): an extra input
+    projection would add parameters and a hyperparameter without helping the small feature
+    counts these datasets have, and it would hide the cell's own input weights from diagnostics.
+    Token ids go through `nn.Embedding(vocab_size, embedding_dim)` first.
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        *,
+        cell: str = "lstm",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        vocab_size: int | None = None,
+        embedding_dim: int = 16,
+        every_step: bool = False,
+    ) -> None:
+        super().__init__()
+        _check_options(
+            n_inputs=n_inputs,
+            n_outputs=n_outputs,
+            cell=cell,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            dropout=dropout,
+            nonlinearity=nonlinearity,
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+        )
+        self.cell = cell
+        self.n_outputs = n_outputs
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.every_step = every_step
+        self.num_directions = 2 if bidirectional else 1
+
+        self.embedding: nn.Embedding | None = None
+        input_size = n_inputs
+        if vocab_size is not None:
+            self.embedding = nn.Embedding(vocab_size, embedding_dim)
+            input_size = embedding_dim
+
+        rnn_kwargs: dict[str, object] = {}
+        if cell == "rnn":
+            rnn_kwargs["nonlinearity"] = nonlinearity
+        # torch applies `dropout` only between stacked layers and warns when num_layers == 1.
+        self.rnn = CELLS[cell](
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+            batch_first=True,
+            **rnn_kwargs,
+        )
+        # Always regularise the top layer's output too, so one-layer models feel `dropout`.
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size * self.num_directions, n_outputs)
+        if cell == "lstm":
+            _init_forget_bias(self.rnn, hidden_size)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Map (batch, seq_len[, n_inputs]) to (batch, n_outputs) or (batch, seq_len, n_outputs)."""
+        seq_len = x.shape[1]
+        inputs = self.embedding(x) if self.embedding is not None else x  # (batch, seq_len, in)
+        if lengths is None:
+            out, state = self.rnn(inputs)
+        else:
+            # Packing keeps padding out of both directions; lengths must live on the CPU.
+            packed = pack_padded_sequence(
+                inputs, lengths.to("cpu", dtype=torch.long), batch_first=True, enforce_sorted=False
+            )
+            packed_out, state = self.rnn(packed)
+            out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=seq_len)
+        if self.every_step:
+            features = out  # (batch, seq_len, directions * hidden)
+        else:
+            features = self._last_step(state)  # (batch, directions * hidden)
+        return self.head(self.dropout(features))  # type: ignore[no-any-return]
+
+    def _last_step(self, state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
+        # h_n holds, per direction, the state at its own true last step: t = length-1 going
+        # forward, t = 0 going backward. That is exactly the summary we want, padding-free.
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers * dirs, batch, hidden)
+        top = h_n[-self.num_directions :]  # (dirs, batch, hidden)
+        return top.transpose(0, 1).reshape(top.shape[1], -1)  # (batch, dirs * hidden)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters in `module`."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _init_forget_bias(lstm: nn.RNNBase, hidden_size: int) -> None:
+    # A forget-gate bias of 1 keeps the cell state flowing early in training, so gradients
+    # reach far-back steps before the gate has learned anything (Jozefowicz et al. 2015).
+    # torch orders LSTM gates (input, forget, cell, output) and adds bias_ih + bias_hh, so the
+    # forget slice of one is set to 1 and the other to 0.
+    forget = slice(hidden_size, 2 * hidden_size)
+    for name, param in lstm.named_parameters():
+        if name.startswith("bias_ih"):
+            param.data[forget] = 1.0
+        elif name.startswith("bias_hh"):
+            param.data[forget] = 0.0
+
+
+def _check_options(
+    *,
+    n_inputs: int,
+    n_outputs: int,
+    cell: str,
+    hidden_size: int,
+    num_layers: int,
+    dropout: float,
+    nonlinearity: str,
+    vocab_size: int | None,
+    embedding_dim: int,
+) -> None:
+    if cell not in CELLS:
+        raise ConfigError(f"model.cell must be one of {sorted(CELLS)}, but got {cell!r}")
+    if nonlinearity not in NONLINEARITIES:
+        raise ConfigError(
+            f"model.nonlinearity must be one of {list(NONLINEARITIES)}, but got {nonlinearity!r}"
+        )
+    if nonlinearity != "tanh" and cell != "rnn":
+        raise ConfigError(
+            f"model.nonlinearity={nonlinearity!r} applies only to cell 'rnn', but cell is "
+            f"{cell!r}; leave model.nonlinearity out or set it to 'tanh'"
+        )
+    if hidden_size < 1:
+        raise ConfigError(f"model.hidden_size must be >= 1, but got {hidden_size}")
+    if num_layers < 1:
+        raise ConfigError(f"model.num_layers must be >= 1, but got {num_layers}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"model.dropout must be in [0, 1), but got {dropout}")
+    if vocab_size is not None and vocab_size < 1:
+        raise ConfigError(f"vocab_size must be >= 1 (set by the dataset), but got {vocab_size}")
+    if vocab_size is not None and embedding_dim < 1:
+        raise ConfigError(f"model.embedding_dim must be >= 1, but got {embedding_dim}")
+    if vocab_size is None and n_inputs < 1:
+        raise ConfigError(f"n_inputs must be >= 1 (set by the dataset), but got {n_inputs}")
+    if n_outputs < 1:
+        raise ConfigError(f"n_outputs must be >= 1 (set by the dataset), but got {n_outputs}")

@@ -1,0 +1,353 @@
+"""RecurrentNet shapes, padding and dropout; SequenceModule losses, metrics and optimizers."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from datamodules.base import Split, TensorLoader
+from models import CELLS, OPTIMIZERS, SCHEDULERS, RecurrentNet, SequenceModule, count_parameters
+from sweeps.errors import ConfigError
+
+BATCH, SEQ, FEATURES, OUTPUTS, CLASSES, VOCAB = 4, 6, 3, 2, 5, 7
+MODES = ("regression_last", "regression_every", "classification_last", "lm_every")
+
+
+def _net(mode: str, **kwargs: Any) -> RecurrentNet:
+    """A small net for one of MODES, with `kwargs` overriding the model options."""
+    options: dict[str, Any] = {"hidden_size": 8}
+    if mode == "regression_last":
+        return RecurrentNet(FEATURES, OUTPUTS, **options, **kwargs)
+    if mode == "regression_every":
+        return RecurrentNet(FEATURES, OUTPUTS, every_step=True, **options, **kwargs)
+    if mode == "classification_last":
+        return RecurrentNet(FEATURES, CLASSES, **options, **kwargs)
+    if mode == "lm_every":
+        return RecurrentNet(0, VOCAB, vocab_size=VOCAB, every_step=True, **options, **kwargs)
+    raise ValueError(f"unknown test mode {mode!r}")
+
+
+def _inputs(mode: str, n: int = BATCH, seq: int = SEQ) -> Tensor:
+    if mode == "lm_every":
+        return torch.randint(0, VOCAB, (n, seq))
+    return torch.randn(n, seq, FEATURES)
+
+
+def _trainer(**kwargs: Any) -> pl.Trainer:
+    options: dict[str, Any] = {
+        "max_epochs": 2,
+        "logger": False,
+        "enable_progress_bar": False,
+        "enable_checkpointing": False,
+        "enable_model_summary": False,
+        "log_every_n_steps": 1,
+    }
+    return pl.Trainer(**(options | kwargs))
+
+
+# --- RecurrentNet -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_output_shape(cell: str, mode: str, bidirectional: bool) -> None:
+    net = _net(mode, cell=cell, bidirectional=bidirectional, num_layers=2)
+    out = net(_inputs(mode))
+    expected = {
+        "regression_last": (BATCH, OUTPUTS),
+        "regression_every": (BATCH, SEQ, OUTPUTS),
+        "classification_last": (BATCH, CLASSES),
+        "lm_every": (BATCH, SEQ, VOCAB),
+    }[mode]
+    assert out.shape == expected
+
+
+@pytest.mark.parametrize("mode", ["regression_every", "lm_every"])
+def test_every_step_keeps_seq_len_when_all_sequences_are_short(mode: str) -> None:
+    net = _net(mode)
+    out = net(_inputs(mode), torch.tensor([2, 3, 1, 3]))
+    assert out.shape[:2] == (BATCH, SEQ)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_padding_never_reaches_the_output(cell: str, mode: str, bidirectional: bool) -> None:
+    torch.manual_seed(0)
+    net = _net(mode, cell=cell, bidirectional=bidirectional, num_layers=2).eval()
+    lengths = torch.tensor([6, 2, 4, 1])
+    x = _inputs(mode)
+    padded = x.clone()
+    for i, n in enumerate(lengths.tolist()):  # different junk in the padding
+        if mode == "lm_every":
+            padded[i, n:] = (x[i, n:] + 1) % VOCAB
+        else:
+            padded[i, n:] = torch.randn(SEQ - n, FEATURES) * 100
+    with torch.no_grad():
+        out, out_padded = net(x, lengths), net(padded, lengths)
+        for i, n in enumerate(lengths.tolist()):
+            alone = net(x[i : i + 1, :n])[0]  # the sequence with no padding at all
+            got, got_padded = (
+                (out[i, :n], out_padded[i, :n]) if net.every_step else (out[i], out_padded[i])
+            )
+            torch.testing.assert_close(got, alone)
+            torch.testing.assert_close(got_padded, alone)
+
+
+def test_dropout_acts_with_one_layer_without_torch_warning() -> None:
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when RNN dropout is set with one layer
+        net = RecurrentNet(FEATURES, OUTPUTS, num_layers=1, dropout=0.5)
+    assert net.rnn.dropout == 0.0
+    x = torch.randn(BATCH, SEQ, FEATURES)
+    net.train()
+    assert not torch.allclose(net(x), net(x))
+    net.eval()
+    torch.testing.assert_close(net(x), net(x))
+
+
+def test_dropout_goes_between_stacked_layers() -> None:
+    net = RecurrentNet(FEATURES, OUTPUTS, num_layers=2, dropout=0.3)
+    assert net.rnn.dropout == 0.3
+
+
+def test_relu_rnn_is_built_with_relu() -> None:
+    net = RecurrentNet(FEATURES, OUTPUTS, cell="rnn", nonlinearity="relu")
+    assert net.rnn.nonlinearity == "relu"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"cell": "transformer"}, "model.cell"),
+        ({"cell": "lstm", "nonlinearity": "relu"}, "model.nonlinearity"),
+        ({"cell": "gru", "nonlinearity": "relu"}, "model.nonlinearity"),
+        ({"cell": "rnn", "nonlinearity": "sigmoid"}, "model.nonlinearity"),
+        ({"dropout": 1.0}, "model.dropout"),
+        ({"dropout": -0.1}, "model.dropout"),
+        ({"hidden_size": 0}, "model.hidden_size"),
+        ({"num_layers": 0}, "model.num_layers"),
+    ],
+)
+def test_bad_model_option_names_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        RecurrentNet(FEATURES, OUTPUTS, **kwargs)
+
+
+def test_bad_cell_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match=r"\['gru', 'lstm', 'rnn'\]"):
+        RecurrentNet(FEATURES, OUTPUTS, cell="transformer")
+
+
+def test_lstm_forget_gate_bias_sums_to_one() -> None:
+    net = RecurrentNet(
+        FEATURES, OUTPUTS, cell="lstm", hidden_size=4, num_layers=2, bidirectional=True
+    )
+    params = dict(net.rnn.named_parameters())
+    for suffix in ("l0", "l1", "l0_reverse", "l1_reverse"):
+        total = params[f"bias_ih_{suffix}"] + params[f"bias_hh_{suffix}"]
+        torch.testing.assert_close(total[4:8], torch.ones(4))
+        assert not torch.allclose(total[:4], torch.ones(4))  # other gates keep their init
+
+
+def test_count_parameters_matches_hand_count() -> None:
+    net = RecurrentNet(3, 2, cell="rnn", hidden_size=4)
+    # rnn: W_ih 4x3 + W_hh 4x4 + two biases of 4 = 36; head: 4x2 + 2 = 10
+    assert count_parameters(net) == 46
+    net.head.requires_grad_(False)
+    assert count_parameters(net) == 36
+
+
+# --- SequenceModule: options -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"optimizer": "adagrad"}, "optimizer.name"),
+        ({"scheduler": "cyclic"}, "optimizer.scheduler"),
+        ({"lr": 0.0}, "optimizer.lr"),
+        ({"weight_decay": -1.0}, "optimizer.weight_decay"),
+        ({"momentum": 1.0}, "optimizer.momentum"),
+        ({"gamma": 1.5}, "optimizer.gamma"),
+        ({"step_size": 0}, "optimizer.step_size"),
+    ],
+)
+def test_bad_optimizer_option_names_the_field(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        SequenceModule(_net("regression_last"), task="regression", **kwargs)
+
+
+def test_module_rejects_every_step_mismatch_with_net() -> None:
+    with pytest.raises(ValueError, match="every_step"):
+        SequenceModule(_net("regression_last"), task="regression", every_step=True)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_table_passes_lr_and_weight_decay(name: str) -> None:
+    module = SequenceModule(
+        _net("regression_last"), task="regression", optimizer=name, lr=0.01, weight_decay=0.1
+    )
+    opt = module.configure_optimizers()
+    assert isinstance(opt, torch.optim.Optimizer)
+    group = opt.param_groups[0]
+    assert (group["lr"], group["weight_decay"]) == (0.01, 0.1)
+    if name == "sgd":
+        assert group["momentum"] == 0.9
+
+
+@pytest.mark.parametrize("name", sorted(set(SCHEDULERS) - {"none"}))
+def test_scheduler_table_monitors_val_loss(name: str) -> None:
+    module = SequenceModule(_net("regression_last"), task="regression", scheduler=name)
+    config: Any = module.configure_optimizers()
+    assert config["lr_scheduler"]["monitor"] == "val_loss"
+    assert config["lr_scheduler"]["interval"] == "epoch"
+
+
+# --- SequenceModule: training ------------------------------------------------------------
+
+
+def _data(mode: str, n: int = 12, *, variable: bool = False) -> Split:
+    """Random inputs and targets of the shape the data contract gives `mode`."""
+    x = _inputs(mode, n)
+    lengths = torch.randint(1, SEQ + 1, (n,)) if variable else None
+    if mode == "regression_last":
+        y = torch.randn(n, OUTPUTS)
+    elif mode == "regression_every":
+        y = torch.randn(n, SEQ, OUTPUTS)
+    elif mode == "classification_last":
+        y = torch.randint(0, CLASSES, (n,))
+    else:
+        y = torch.randint(0, VOCAB, (n, SEQ))
+        y[:, 0] = -100  # an unscored position, as datamodules mark them
+        if lengths is not None:
+            y[torch.arange(SEQ) >= lengths[:, None]] = -100
+    return Split(x, y, lengths)
+
+
+def _module(mode: str, **kwargs: Any) -> SequenceModule:
+    task = "regression" if mode.startswith("regression") else "classification"
+    net = _net(mode)
+    return SequenceModule(net, task=task, every_step=net.every_step, **kwargs)
+
+
+EXPECTED_METRICS = {
+    "regression_last": {"train_loss", "val_loss", "val_mae", "val_rmse"},
+    "regression_every": {"train_loss", "val_loss", "val_mae", "val_rmse"},
+    "classification_last": {"train_loss", "val_loss", "val_acc"},
+    "lm_every": {"train_loss", "val_loss", "val_acc", "val_bpc"},
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fit_logs_epoch_metrics(mode: str) -> None:
+    torch.manual_seed(0)
+    module = _module(mode)
+    trainer = _trainer()
+    data = _data(mode, variable=mode.endswith("every"))
+    trainer.fit(module, TensorLoader(data, 5, shuffle=True), TensorLoader(data, 5))
+    assert EXPECTED_METRICS[mode] <= set(trainer.callback_metrics)
+    assert all(math.isfinite(float(v)) for v in trainer.callback_metrics.values())
+    tested = trainer.test(module, TensorLoader(data, 5), verbose=False)[0]
+    assert {"test" + name[3:] for name in EXPECTED_METRICS[mode] - {"train_loss"}} <= set(tested)
+
+
+def test_epoch_metrics_are_true_means_over_uneven_batches() -> None:
+    torch.manual_seed(0)
+    module = _module("lm_every").eval()
+    data = _data("lm_every", n=7, variable=True)
+    got = _trainer().validate(module, TensorLoader(data, 3), verbose=False)[0]
+    with torch.no_grad():
+        logits = module(data.x, data.lengths)  # (n, seq_len, vocab)
+    flat_y = data.y.reshape(-1)
+    loss = F.cross_entropy(logits.reshape(-1, VOCAB), flat_y, ignore_index=-100)
+    scored = flat_y != -100
+    acc = (logits.reshape(-1, VOCAB).argmax(-1) == flat_y)[scored].float().mean()
+    assert got["val_loss"] == pytest.approx(loss.item(), rel=1e-5)
+    assert got["val_bpc"] == pytest.approx(loss.item() / math.log(2), rel=1e-5)
+    assert got["val_acc"] == pytest.approx(acc.item(), rel=1e-5)
+
+
+def test_regression_metrics_in_original_units() -> None:
+    torch.manual_seed(0)
+    std = (2.0, 10.0)
+    module = _module("regression_last", target_mean=(5.0, -1.0), target_std=std).eval()
+    data = _data("regression_last", n=7)
+    got = _trainer().validate(module, TensorLoader(data, 3), verbose=False)[0]
+    with torch.no_grad():
+        err = module(data.x) - data.y  # (n, n_outputs), standardised units
+    err_orig = err * torch.tensor(std)
+    assert got["val_rmse"] == pytest.approx(err.pow(2).mean().sqrt().item(), rel=1e-5)
+    assert got["val_mae"] == pytest.approx(err.abs().mean().item(), rel=1e-5)
+    assert got["val_mae_orig"] == pytest.approx(err_orig.abs().mean().item(), rel=1e-5)
+    assert got["val_rmse_orig"] == pytest.approx(err_orig.pow(2).mean().sqrt().item(), rel=1e-5)
+
+
+def test_padded_regression_steps_do_not_count() -> None:
+    torch.manual_seed(0)
+    module = _module("regression_every").eval()
+    data = _data("regression_every", n=5, variable=True)
+    assert data.lengths is not None
+    junk = data.y.clone()
+    junk[torch.arange(SEQ) >= data.lengths[:, None]] = 1e6  # targets in the padding
+    clean = _trainer().validate(module, TensorLoader(data, 2), verbose=False)[0]
+    dirty = _trainer().validate(
+        module, TensorLoader(Split(data.x, junk, data.lengths), 2), verbose=False
+    )[0]
+    assert dirty["val_loss"] == pytest.approx(clean["val_loss"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_loss_decreases_on_learnable_task() -> None:
+    pl.seed_everything(0, verbose=False)
+    x = torch.randn(256, 10, 1)
+    y = x.mean(dim=1)  # (n, 1): the mean of the inputs; predicting 0 scores 0.1
+    train, val = Split(x[:192], y[:192]), Split(x[192:], y[192:])
+    net = RecurrentNet(1, 1, cell="gru", hidden_size=16)
+    module = SequenceModule(net, task="regression", lr=0.01)
+    trainer = _trainer(max_epochs=15)
+    before = trainer.validate(module, TensorLoader(val, 32), verbose=False)[0]["val_loss"]
+    trainer.fit(module, TensorLoader(train, 32, shuffle=True), TensorLoader(val, 32))
+    after = float(trainer.callback_metrics["val_loss"])
+    assert after < 0.25 * before
+    assert after < 0.02  # well under the predict-zero baseline of 0.1
+
+
+def test_step_scheduler_steps_each_epoch() -> None:
+    module = _module("regression_last", scheduler="step", step_size=1, gamma=0.5, lr=0.1)
+    data = _data("regression_last")
+    trainer = _trainer()
+    trainer.fit(module, TensorLoader(data, 6), TensorLoader(data, 6))
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.025)
+
+
+def test_plateau_scheduler_finds_val_loss() -> None:
+    module = _module("classification_last", scheduler="plateau", step_size=1)
+    data = _data("classification_last")
+    _trainer().fit(module, TensorLoader(data, 6), TensorLoader(data, 6))  # raises if missing
+
+
+def test_checkpoint_reloads_with_a_fresh_net(tmp_path: Any) -> None:
+    torch.manual_seed(0)
+    module = _module("classification_last", lr=0.02, optimizer="sgd")
+    data = _data("classification_last")
+    trainer = _trainer(max_epochs=1)
+    trainer.fit(module, TensorLoader(data, 6), TensorLoader(data, 6))
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = SequenceModule.load_from_checkpoint(path, net=_net("classification_last"))
+    assert "net" not in loaded.hparams
+    assert (loaded.hparams["lr"], loaded.hparams["optimizer"]) == (0.02, "sgd")
+    module.eval()
+    loaded.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(data.x), module.cpu()(data.x))
