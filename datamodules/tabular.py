@@ -1,0 +1,273 @@
+"""Time-ordered numeric tables to forecasting windows: leak-free splits, train-fitted scaling.
+
+The one windowing core shared by every forecasting datamodule. The rows are cut into contiguous
+train | val | test segments first; missing values, transforms and windows are all handled inside
+each segment, so no window of one split sees a row of another.
+
+Layout of one window ending at row t (all values standardised with train-segment statistics):
+
+- x: rows t-seq_len+1 .. t, columns = targets then covariates -> (seq_len, n_targets + n_covs).
+- y: targets at rows t+1 .. t+horizon, step-major -> (horizon * n_targets,), so
+  y[h * n_targets + k] is target k at step t+1+h.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+import torch
+from numpy.typing import NDArray
+
+from datamodules.base import DataSpec, Split, Splits
+from sweeps.errors import ConfigError
+
+SPLIT_NAMES = ("train", "val", "test")
+Array = NDArray[np.float64]
+
+
+def _interpolate(segment: pd.DataFrame, split: str) -> pd.DataFrame:
+    # Linear by position (rows are time-ordered); edges take the nearest value in the segment.
+    filled = segment.interpolate(method="linear", limit_direction="both")
+    empty = [str(c) for c in filled.columns if filled[c].isna().any()]
+    if empty:
+        raise ConfigError(
+            f"data.missing is 'interpolate', but column(s) {empty} have no values at all in the "
+            f"{split} split; drop those columns or supply data for that period"
+        )
+    return filled
+
+
+def _drop(segment: pd.DataFrame, split: str) -> pd.DataFrame:
+    return segment.dropna()
+
+
+def _require_complete(segment: pd.DataFrame, split: str) -> pd.DataFrame:
+    for column in segment.columns:
+        missing = segment[column].isna()
+        if missing.any():
+            raise ConfigError(
+                f"data.missing is 'error' and column {column!r} has {int(missing.sum())} missing "
+                f"or infinite values (first at row {missing.idxmax()}, {split} split); set "
+                f"data.missing to one of {sorted(MISSING)} (interpolate: linear between "
+                "neighbours; drop: remove those rows)"
+            )
+    return segment
+
+
+MISSING: dict[str, Callable[[pd.DataFrame, str], pd.DataFrame]] = {
+    "interpolate": _interpolate,
+    "drop": _drop,
+    "error": _require_complete,
+}
+
+
+def _diff(series: pd.Series) -> pd.Series:
+    return series.diff()
+
+
+def _pct_change(series: pd.Series) -> pd.Series:
+    zero = series.iloc[:-1] == 0  # a zero has a successor to divide; the last row has none
+    if zero.any():
+        raise ConfigError(
+            f"data.transform 'pct_change' divides by zero: target {series.name!r} is 0 at row "
+            f"{zero.idxmax()}; use transform: diff or transform: none"
+        )
+    return 100.0 * (series / series.shift(1) - 1.0)  # percent change on the previous row
+
+
+TRANSFORMS: dict[str, Callable[[pd.Series], pd.Series] | None] = {
+    "none": None,
+    "diff": _diff,
+    "pct_change": _pct_change,
+}
+
+
+def column_names(value: str | Sequence[str] | None, field: str) -> list[str]:
+    """Normalise a column option (one name or a list of names) to a list; a str is one name."""
+    if value is None:
+        return []
+    names = [value] if isinstance(value, str) else list(value)
+    bad = [n for n in names if not isinstance(n, str) or not n]
+    if bad:
+        raise ConfigError(f"{field} must be column names (non-empty strings), but got {bad}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{field} lists a column more than once: {names}")
+    return names
+
+
+def select_columns(
+    frame: pd.DataFrame, *, target: Sequence[str], covariates: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Return the targets then the covariates as float64 columns, infinities marked missing."""
+    if not target:
+        raise ConfigError(
+            f"data.target is required: name one or more of {[str(c) for c in frame.columns]}"
+        )
+    both = sorted(set(target) & set(covariates))
+    if both:
+        raise ConfigError(f"data.covariates must not repeat data.target columns, but got {both}")
+    available = [str(c) for c in frame.columns]
+    for field, names in (("data.target", target), ("data.covariates", covariates)):
+        absent = [n for n in names if n not in frame.columns]
+        if absent:
+            raise ConfigError(f"{field} names unknown column(s) {absent}; available: {available}")
+        for name in names:
+            if not pd.api.types.is_numeric_dtype(frame[name]):
+                raise ConfigError(
+                    f"{field} column {name!r} is not numeric (dtype {frame[name].dtype}); "
+                    "convert it to numbers or remove it from the list"
+                )
+    table = frame[list(target) + list(covariates)].astype("float64")
+    return table.replace([np.inf, -np.inf], np.nan).reset_index(drop=True)
+
+
+def check_window_options(
+    *,
+    seq_len: int,
+    horizon: int = 1,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    missing: str = "error",
+    transform: str = "none",
+) -> None:
+    """Raise ConfigError for an option `window_splits` cannot honour, before any data is read."""
+    if seq_len < 1:
+        raise ConfigError(f"data.seq_len must be >= 1, but got {seq_len}")
+    if horizon < 1:
+        raise ConfigError(f"data.horizon must be >= 1, but got {horizon}")
+    for field, fraction in (
+        ("data.val_fraction", val_fraction),
+        ("data.test_fraction", test_fraction),
+    ):
+        if not 0.0 < fraction < 1.0:
+            raise ConfigError(f"{field} must be in (0, 1), but got {fraction}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ConfigError(
+            "data.val_fraction + data.test_fraction must be < 1 to leave rows for training, "
+            f"but got {val_fraction} + {test_fraction}"
+        )
+    if missing not in MISSING:
+        raise ConfigError(f"unknown data.missing {missing!r}; expected one of {sorted(MISSING)}")
+    if transform not in TRANSFORMS:
+        raise ConfigError(
+            f"unknown data.transform {transform!r}; expected one of {sorted(TRANSFORMS)}"
+        )
+
+
+def _segments(table: pd.DataFrame, val_fraction: float, test_fraction: float) -> list[pd.DataFrame]:
+    n = len(table)
+    n_val, n_test = round(n * val_fraction), round(n * test_fraction)
+    n_train = n - n_val - n_test
+    return [
+        table.iloc[:n_train],
+        table.iloc[n_train : n_train + n_val],
+        table.iloc[n_train + n_val :],
+    ]
+
+
+def _prepare(
+    segment: pd.DataFrame, split: str, targets: Sequence[str], missing: str, transform: str
+) -> pd.DataFrame:
+    segment = MISSING[missing](segment, split)
+    apply = TRANSFORMS[transform]
+    if apply is None:
+        return segment
+    segment = segment.copy()
+    for name in targets:
+        segment[name] = apply(segment[name])
+    return segment.iloc[1:]  # the first row has no previous row to transform against
+
+
+def _check_lengths(segments: Sequence[pd.DataFrame], seq_len: int, horizon: int, n: int) -> None:
+    need = seq_len + horizon
+    rows = {name: len(s) for name, s in zip(SPLIT_NAMES, segments, strict=True)}
+    if min(rows.values()) < need:
+        sizes = ", ".join(f"{k}={v}" for k, v in rows.items())
+        raise ConfigError(
+            f"data.seq_len + data.horizon = {seq_len} + {horizon} needs at least {need} rows in "
+            f"every split, but the {n} rows split into {sizes}; lower data.seq_len or "
+            "data.horizon, change data.val_fraction / data.test_fraction, or use a longer series"
+        )
+
+
+def _windows(rows: Array, seq_len: int, horizon: int, n_targets: int) -> tuple[Array, Array]:
+    n = len(rows) - seq_len - horizon + 1
+    view = np.lib.stride_tricks.sliding_window_view
+    x = view(rows, seq_len, axis=0)[:n].transpose(0, 2, 1)  # (n, seq_len, n_features)
+    y = view(rows[seq_len:, :n_targets], horizon, axis=0)  # (n, n_targets, horizon)
+    y = y.transpose(0, 2, 1).reshape(n, horizon * n_targets)  # step-major (n, horizon*n_targets)
+    return x.copy(), y.copy()  # own, writable memory rather than views of the segment
+
+
+def naive_baselines(x: Array, y: Array, *, n_targets: int, target_std: Array) -> dict[str, float]:
+    """Metrics of repeating the last observed target value for every horizon step."""
+    horizon = y.shape[1] // n_targets
+    forecast = np.tile(x[:, -1, :n_targets], horizon)  # (n, horizon*n_targets), step-major
+    error = y - forecast
+    original = error * target_std  # target_std is tiled to the y layout
+    mse = float(np.mean(error**2))
+    return {
+        "val_loss": mse,
+        "val_mae": float(np.mean(np.abs(error))),
+        "val_rmse": math.sqrt(mse),
+        "val_mae_orig": float(np.mean(np.abs(original))),
+        "val_rmse_orig": math.sqrt(float(np.mean(original**2))),
+    }
+
+
+def window_splits(
+    frame: pd.DataFrame,
+    *,
+    target: str | Sequence[str],
+    covariates: str | Sequence[str] = (),
+    seq_len: int,
+    horizon: int = 1,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    missing: str = "error",
+    transform: str = "none",
+) -> Splits:
+    """Cut a time-ordered frame into scaled train/val/test forecasting windows (see module doc)."""
+    check_window_options(
+        seq_len=seq_len,
+        horizon=horizon,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        missing=missing,
+        transform=transform,
+    )
+    targets = column_names(target, "data.target")
+    table = select_columns(
+        frame, target=targets, covariates=column_names(covariates, "data.covariates")
+    )
+    segments = [
+        _prepare(segment, split, targets, missing, transform)
+        for split, segment in zip(
+            SPLIT_NAMES, _segments(table, val_fraction, test_fraction), strict=True
+        )
+    ]
+    _check_lengths(segments, seq_len, horizon, len(table))
+    # Statistics from the training segment only: val/test must not shape their own scaling.
+    mean = segments[0].mean().to_numpy()
+    std = segments[0].std(ddof=0).to_numpy()
+    std = np.where(std > 0, std, 1.0)  # a constant column is centred, not divided by zero
+    n_targets = len(targets)
+    windows = [_windows((s.to_numpy() - mean) / std, seq_len, horizon, n_targets) for s in segments]
+    # Tiled to the y layout, so y * target_std + target_mean is in original units.
+    target_mean = np.tile(mean[:n_targets], horizon)
+    target_std = np.tile(std[:n_targets], horizon)
+    spec = DataSpec(
+        task="regression",
+        n_inputs=table.shape[1],
+        n_outputs=horizon * n_targets,
+        baselines=naive_baselines(*windows[1], n_targets=n_targets, target_std=target_std),
+        target_mean=tuple(float(v) for v in target_mean),
+        target_std=tuple(float(v) for v in target_std),
+    )
+    train, val, test = (
+        Split(x=torch.from_numpy(x).float(), y=torch.from_numpy(y).float()) for x, y in windows
+    )
+    return Splits(train=train, val=val, test=test, spec=spec)
