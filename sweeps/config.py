@@ -1,0 +1,238 @@
+"""The one validated config schema: YAML in, a checked `Config` out, errors on one line."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sweeps.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(BaseModel):
+    """`name`, `seq_len`, `batch_size`; any other key is an option of the named datamodule."""
+
+    # Extra keys are the dataset's own options, checked against its constructor's signature.
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    seq_len: int | None = None
+    batch_size: int = Field(64, ge=1)
+
+    def options(self) -> dict[str, Any]:
+        """The dataset-specific keys (everything but name, seq_len and batch_size)."""
+        return dict(self.model_extra or {})
+
+
+class ModelConfig(_Strict):
+    cell: Literal["rnn", "lstm", "gru"] = "lstm"
+    hidden_size: int = Field(32, ge=1)
+    num_layers: int = Field(1, ge=1)
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+    embedding_dim: int = Field(16, ge=1)
+
+
+class OptimizerConfig(_Strict):
+    name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    lr: float = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    grad_clip: float | None = Field(1.0, gt=0.0)  # clip the gradient norm: the exploding guard
+    scheduler: Literal["none", "cosine", "step", "plateau"] = "none"
+    step_size: int = Field(10, ge=1)
+    gamma: float = Field(0.5, gt=0.0, le=1.0)
+
+
+class TrainerConfig(_Strict):
+    max_epochs: int = Field(10, ge=1)
+    patience: int | None = Field(None, ge=1)  # early stopping on search.metric; null = off
+    accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
+
+
+class ParamSpec(_Strict):
+    """One searched field: turned into a `trial.suggest_*` call by `sweeps.space`."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: list[Any] | None = None
+
+
+class SamplerConfig(_Strict):
+    name: Literal["tpe", "random", "grid", "cmaes", "qmc"] = "tpe"
+    seed: int | None = None
+    n_startup_trials: int | None = Field(None, ge=0)  # tpe and cmaes: random trials first
+
+
+class PrunerConfig(_Strict):
+    # Median with a warm-up, not successive halving: on the adding problem the loss sits on a
+    # 0.167 plateau before it drops, and halving pruned every such late bloomer.
+    name: Literal["median", "percentile", "sha", "hyperband", "none"] = "median"
+    n_startup_trials: int = Field(4, ge=0)
+    n_warmup_steps: int | None = Field(None, ge=0)  # epochs; null = half of max_epochs
+    percentile: float = Field(25.0, gt=0.0, lt=100.0)
+    min_resource: int = Field(1, ge=1)
+    reduction_factor: int = Field(3, ge=2)
+
+
+class SearchConfig(_Strict):
+    metric: str = "val_loss"
+    direction: Literal["minimize", "maximize"] = "minimize"
+    n_trials: int = Field(12, ge=1)  # total for the study, across resumes
+    timeout: float | None = Field(None, gt=0.0)
+    sampler: SamplerConfig = SamplerConfig()
+    pruner: PrunerConfig = PrunerConfig()
+    space: dict[str, ParamSpec] = {}
+
+
+class TrackingConfig(_Strict):
+    uri: str = "sqlite:///mlflow.db"
+
+    @field_validator("uri")
+    @classmethod
+    def _not_file_store(cls, uri: str) -> str:
+        if "://" not in uri or uri.startswith("file:"):
+            raise ValueError(
+                "MLflow 3 refuses the file store; use sqlite:///mlflow.db or an http(s):// server"
+            )
+        return uri
+
+
+class Config(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    seed: int = 0
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    optimizer: OptimizerConfig = OptimizerConfig()
+    trainer: TrainerConfig = TrainerConfig()
+    search: SearchConfig = SearchConfig()
+    storage: str | None = None  # Optuna RDB URL; null = sqlite:///optuna.db here
+    tracking: TrackingConfig = TrackingConfig()
+
+    def digest(self) -> str:
+        """A short hash of the resolved config, to tell runs of different configs apart."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def set_dotted(raw: dict[str, Any], path: str, value: Any) -> None:
+    """Set `a.b.c` in a nested dict; under `search.space` the rest of the path is one key."""
+    parts = path.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        if parts[:i] == ["search"] and part == "space":
+            node.setdefault("space", {})[".".join(parts[i + 1 :])] = value
+            return
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"{'.'.join(parts[: i + 1])} is not a section, so {path} cannot be set"
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings to a dict; values are read as YAML, so 0.1, true and [1, 2] work."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, e.g. optimizer.lr=0.01, but got {pair!r}")
+        out[key.strip()] = yaml.safe_load(text)
+    return out
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"{loc} is not a known key; check its spelling (unknown keys are errors)"
+    if first["type"] == "missing":
+        return f"{loc} is required"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{loc}: {first['msg']}, but got {first.get('input')!r}{more}"
+
+
+def validate(raw: dict[str, Any]) -> Config:
+    """Validate a raw dict into a Config, checking data options against the datamodule."""
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err)) from None
+    check_data_options(config.data)
+    from datamodules.registry import build_datamodule
+
+    # Constructors check what depends on the dataset (a fixed seq_len, ranges); no data loads.
+    build_datamodule(
+        config.data.name,
+        batch_size=config.data.batch_size,
+        seq_len=config.data.seq_len,
+        seed=config.seed,
+        **config.data.options(),
+    )
+    return config
+
+
+def check_data_options(data: DataConfig) -> None:
+    """Reject keys the named datamodule does not take, and values of the wrong type."""
+    from typing import get_type_hints
+
+    from pydantic import create_model
+
+    from datamodules.registry import datamodule_class, dataset_options
+
+    allowed = dataset_options(data.name)
+    for key in data.options():
+        if key not in allowed:
+            raise ConfigError(
+                f"data.{key} is not an option of data.name={data.name!r}; "
+                f"its options are {sorted(allowed)}"
+            )
+    hints = get_type_hints(datamodule_class(data.name).__init__)
+    fields: dict[str, Any] = {k: (hints.get(k, Any), p.default) for k, p in allowed.items()}
+    schema = create_model("DataOptions", __config__=ConfigDict(extra="forbid"), **fields)
+    try:
+        schema.model_validate(data.options())
+    except ValidationError as err:
+        raise ConfigError("data." + _one_line(err)) from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config, apply `--set` overrides, and validate it."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (name, data, model, ...)")
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value)
+    return validate(raw)
+
+
+def with_values(config: Config, values: dict[str, Any]) -> Config:
+    """The config with dotted-path values put in, validated by the same schema."""
+    raw = copy.deepcopy(config.model_dump(mode="json"))
+    for key, value in values.items():
+        set_dotted(raw, key, value)
+    return validate(raw)

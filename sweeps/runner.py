@@ -1,0 +1,162 @@
+"""The sweep loop: resume or start a study, run trials until n_trials, track each in MLflow."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeps.callbacks import MissingMetricError
+from sweeps.config import Config, with_values
+from sweeps.errors import ConfigError
+from sweeps.space import check_space, suggest
+from sweeps.study import (
+    CONFIG_ATTR,
+    DEFAULT_STORAGE,
+    INTERRUPTED_ATTR,
+    MAX_FAILURES_IN_A_ROW,
+    SweepSummary,
+    counted,
+    open_study,
+    requeue_interrupted,
+    state_counts,
+)
+from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
+from sweeps.trial import check_metric, make_datamodule, train
+
+Report = Callable[[str], None]
+
+
+def objective_for(
+    config: Config, tracker: Tracker, parent_id: str, report: Report
+) -> Callable[[optuna.Trial], float]:
+    """The Optuna objective: sample, build the trial's config, train, record in MLflow."""
+
+    def objective(trial: optuna.Trial) -> float:
+        values = suggest(trial, config.search.space)
+        trial_config = with_values(config, values)
+        trial.set_user_attr(CONFIG_ATTR, trial_config.model_dump(mode="json"))
+        run = tracker.start_trial(parent_id, trial, values, trial_config)
+        started = time.perf_counter()
+        try:
+            with tempfile.TemporaryDirectory(prefix="sweep-trial-") as workdir:
+                result = train(trial_config, Path(workdir), trial=trial, run=run)
+                _record_complete(run, result.checkpoint, result.n_parameters, result.best_epoch)
+        except optuna.TrialPruned as err:
+            run.finish(state="PRUNED", status="KILLED", reason=str(err))
+            report(f"trial {trial.number:3d} PRUNED    {err}  {_short(values)}")
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            run.finish(state="FAIL", status="KILLED", reason="interrupted by a signal")
+            raise
+        except Exception as err:
+            run.finish(state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}")
+            raise
+        seconds = time.perf_counter() - started
+        report(
+            f"trial {trial.number:3d} COMPLETE  {config.search.metric}={result.best_value:.6g} "
+            f"(epoch {result.best_epoch}, {seconds:.1f}s)  {_short(values)}"
+        )
+        return result.best_value
+
+    return objective
+
+
+def _record_complete(
+    run: TrialRun, checkpoint: Path | None, n_params: int, best_epoch: int
+) -> None:
+    if checkpoint is not None:
+        run.log_artifact(checkpoint)  # the best epoch only: ModelCheckpoint keeps top 1
+    run.log_summary({"n_parameters": float(n_params), "best_epoch": float(best_epoch)}, {})
+    run.finish(state="COMPLETE", status="FINISHED")
+
+
+def _short(values: dict[str, object]) -> str:
+    return " ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+
+
+def run_sweep(
+    config: Config,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    report: Report = print,
+) -> SweepSummary:
+    """Run (or resume) the study until search.n_trials trials have finished in total."""
+    check_space(config)
+    datamodule = make_datamodule(config)
+    check_metric(config, datamodule.spec)  # a typo in search.metric fails now, not per trial
+    storage = storage or config.storage or DEFAULT_STORAGE
+    name = study_name or config.name
+    tracker = Tracker(config.tracking.uri, config.name)  # creates and migrates the store once
+    study = open_study(config, storage, name)
+    done_before = counted(study.get_trials(deepcopy=False))
+    parent_id = tracker.open_parent(study, config, storage)
+    started = time.perf_counter()
+    if done_before >= config.search.n_trials:
+        tracker.close_parent(parent_id, study, status="FINISHED")
+        return _summary(study, storage, parent_id, 0.0, already_done=True)
+    if done_before:
+        report(f"resuming study {name!r}: {done_before}/{config.search.n_trials} trials done")
+    requeued = requeue_interrupted(study)
+    if requeued:
+        report(f"re-running interrupted trials {requeued} with their params")
+    status = "FAILED"
+    try:
+        _loop(study, config, objective_for(config, tracker, parent_id, report), report)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        tracker.close_parent(parent_id, study, status=status)
+    return _summary(study, storage, parent_id, time.perf_counter() - started)
+
+
+def _loop(
+    study: optuna.Study, config: Config, objective: Callable[[optuna.Trial], float], report: Report
+) -> None:
+    """One trial per optimize call, so the loop owns the total count, timeout and failures."""
+    deadline = None if config.search.timeout is None else time.monotonic() + config.search.timeout
+    failures = 0
+    while counted(study.get_trials(deepcopy=False)) < config.search.n_trials:
+        if deadline is not None and time.monotonic() >= deadline:
+            report(f"search.timeout of {config.search.timeout}s reached")
+            return
+        try:
+            study.optimize(objective, n_trials=1)
+            failures = 0
+        except (ConfigError, MissingMetricError):
+            raise  # the config is wrong for every trial: stop now
+        except Exception as err:  # noqa: BLE001 - one trial's crash must not end the sweep
+            failures += 1
+            report(f"trial FAILED  {type(err).__name__}: {err}")
+            if failures >= MAX_FAILURES_IN_A_ROW:
+                raise RuntimeError(
+                    f"{failures} trials in a row failed; last error: {type(err).__name__}: {err}"
+                ) from err
+
+
+def _summary(
+    study: optuna.Study, storage: str, parent_id: str, seconds: float, *, already_done: bool = False
+) -> SweepSummary:
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = study.best_trial if completed else None
+    return SweepSummary(
+        study_name=study.study_name,
+        storage=storage,
+        counts=state_counts(study),
+        best_value=best.value if best else None,
+        best_params=dict(best.params) if best else {},
+        best_run_id=best.user_attrs.get(RUN_ATTR) if best else None,
+        parent_run_id=parent_id,
+        seconds=seconds,
+        already_done=already_done,
+    )

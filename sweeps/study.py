@@ -1,0 +1,154 @@
+"""A sweep: the Optuna study, its sampler and pruner, and the loop that runs its trials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.config import Config, PrunerConfig, SamplerConfig
+from sweeps.errors import ConfigError
+from sweeps.space import grid
+
+DEFAULT_STORAGE = "sqlite:///optuna.db"
+INTERRUPTED_ATTR = "interrupted"  # trial user attribute: stopped by a signal, not by its config
+CONFIG_ATTR = "config"  # trial user attribute: the full resolved config the trial ran
+REQUEUED_ATTR = "requeued_trials"  # study user attribute: interrupted trials already re-run
+MAX_FAILURES_IN_A_ROW = 3
+# Heartbeats let a later run (or another worker) fail the trials of a killed process.
+HEARTBEAT_S, GRACE_S = 20, 60
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints one line per trial
+
+
+def make_sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
+    """The sampler named in search.sampler."""
+    if cfg.name == "tpe":
+        n_startup = 10 if cfg.n_startup_trials is None else cfg.n_startup_trials
+        return optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=n_startup)
+    if cfg.name == "random":
+        return optuna.samplers.RandomSampler(seed=cfg.seed)
+    if cfg.name == "grid":
+        return optuna.samplers.GridSampler(grid(config.search.space), seed=cfg.seed)
+    if cfg.name == "cmaes":
+        n_startup = 1 if cfg.n_startup_trials is None else cfg.n_startup_trials
+        return optuna.samplers.CmaEsSampler(seed=cfg.seed, n_startup_trials=n_startup)
+    if cfg.name == "qmc":
+        return optuna.samplers.QMCSampler(seed=cfg.seed)
+    raise ConfigError(f"search.sampler.name {cfg.name!r} is unknown")
+
+
+def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
+    """The pruner named in search.pruner; warm-up defaults to half the epochs."""
+    warmup = cfg.n_warmup_steps if cfg.n_warmup_steps is not None else max_epochs // 2
+    if cfg.name == "median":
+        return optuna.pruners.MedianPruner(cfg.n_startup_trials, warmup)
+    if cfg.name == "percentile":
+        return optuna.pruners.PercentilePruner(cfg.percentile, cfg.n_startup_trials, warmup)
+    if cfg.name == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=cfg.min_resource, reduction_factor=cfg.reduction_factor
+        )
+    if cfg.name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=cfg.min_resource,
+            max_resource=max_epochs,
+            reduction_factor=cfg.reduction_factor,
+        )
+    if cfg.name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats, so a killed worker's trials can be failed and retried."""
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=HEARTBEAT_S,
+            grace_period=GRACE_S,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1),
+        )
+    except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
+        raise ConfigError(f"storage {url!r} could not be opened: {err}") from None
+
+
+def counted(trials: list[FrozenTrial]) -> int:
+    """Trials that count towards search.n_trials: finished ones, but not those interrupted."""
+    done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    return sum(1 for t in trials if t.state in done and not t.user_attrs.get(INTERRUPTED_ATTR))
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    return counts
+
+
+def open_study(config: Config, storage: str, name: str) -> optuna.Study:
+    """Create the study, or load it to resume; a direction change is a config error."""
+    try:
+        return optuna.create_study(
+            storage=make_storage(storage),
+            study_name=name,
+            direction=config.search.direction,
+            sampler=make_sampler(config.search.sampler, config),
+            pruner=make_pruner(config.search.pruner, config.trainer.max_epochs),
+            load_if_exists=True,
+        )
+    except ValueError as err:
+        raise ConfigError(f"study {name!r} in {storage} cannot be resumed: {err}") from None
+
+
+def load_existing(name: str, storage: str) -> optuna.Study:
+    """An existing study, or a ConfigError that lists the studies the storage holds."""
+    store = make_storage(storage)
+    try:
+        return optuna.load_study(study_name=name, storage=store)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(store)]
+        raise ConfigError(f"no study {name!r} in {storage}; it holds {names}") from None
+
+
+def best_config_yaml(study: optuna.Study) -> str:
+    """The full config the best trial ran with, as YAML: `sweep train` reruns it."""
+    import yaml
+
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not completed:
+        raise ConfigError(f"study {study.study_name!r} has no completed trial yet")
+    config = study.best_trial.user_attrs.get(CONFIG_ATTR)
+    if config is None:
+        raise ConfigError(f"the best trial of {study.study_name!r} has no stored config")
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def requeue_interrupted(study: optuna.Study) -> list[int]:
+    """Queue once more, with the same params, each trial a signal stopped; returns numbers."""
+    done = set(study.user_attrs.get(REQUEUED_ATTR, []))
+    again = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        if t.user_attrs.get(INTERRUPTED_ATTR) and t.number not in done
+    ]
+    for t in again:
+        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+    if again:
+        study.set_user_attr(REQUEUED_ATTR, sorted(done | {t.number for t in again}))
+    return [t.number for t in again]
+
+
+@dataclass
+class SweepSummary:
+    study_name: str
+    storage: str
+    counts: dict[str, int]
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_run_id: str | None
+    parent_run_id: str
+    seconds: float
+    already_done: bool = False

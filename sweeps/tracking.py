@@ -1,0 +1,170 @@
+"""MLflow records of a sweep: one parent run per study, one child run per trial.
+
+We own this code rather than use optuna_integration.MLflowCallback, which is deprecated and logs
+no per-epoch curves. The client API is used throughout (no global active run), so a trial's run
+can be created before training and closed from wherever the trial ends.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+if TYPE_CHECKING:
+    import optuna
+
+    from sweeps.config import Config
+
+PARENT_ATTR = "mlflow_parent_run_id"  # study user attribute -> the parent run
+RUN_ATTR = "mlflow_run_id"  # trial user attribute -> the trial's run
+PACKAGES = ("rnn-sweeps", "torch", "pytorch-lightning", "optuna", "mlflow")
+
+
+def absolute_uri(uri: str) -> str:
+    """A SQLite URI with an absolute path: MLflow caches stores by URI string, not by file."""
+    if not uri.startswith("sqlite:///"):
+        return uri
+    return "sqlite:///" + str(Path(uri.removeprefix("sqlite:///")).resolve())
+
+
+def _artifact_root(uri: str) -> str | None:
+    """Artifacts beside a SQLite store (like `mlflow server`'s ./mlartifacts); servers choose."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    db = Path(uri.removeprefix("sqlite:///"))
+    return (db.resolve().parent / "mlartifacts").as_uri()
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+class Tracker:
+    """One MLflow experiment; creating it creates and migrates the store once, up front."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        self.uri = uri = absolute_uri(uri)
+        self.client = MlflowClient(tracking_uri=uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=_artifact_root(uri)
+            )
+        else:
+            self.experiment_id = found.experiment_id
+
+    def open_parent(self, study: optuna.Study, config: Config, storage: str) -> str:
+        """The study's parent run: reopened on resume, created (and linked) the first time."""
+        run_id = study.user_attrs.get(PARENT_ATTR)
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            return str(run_id)
+        tags = {
+            "sweep.study": study.study_name,
+            "sweep.storage": storage,
+            "sweep.config_hash": config.digest(),
+            "sweep.data": config.data.name,
+            **{f"version.{k}": v for k, v in package_versions().items()},
+        }
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=study.study_name)
+        run_id = run.info.run_id
+        self.client.log_text(run_id, config.to_yaml(), "config.yaml")
+        study.set_user_attr(PARENT_ATTR, run_id)
+        return str(run_id)
+
+    def close_parent(self, run_id: str, study: optuna.Study, *, status: str) -> None:
+        """Record the best value and params so far, and end the parent run."""
+        completed = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
+        if completed:
+            best = study.best_trial
+            self.client.log_batch(
+                run_id,
+                metrics=[_metric("best_value", float(best.value or 0.0), len(study.trials))],
+                tags=[
+                    RunTag("best.trial_number", str(best.number)),
+                    RunTag("best.run_id", str(best.user_attrs.get(RUN_ATTR, ""))),
+                    *[RunTag(f"best.{k}", str(v)) for k, v in best.params.items()],
+                ],
+            )
+        self.client.set_terminated(run_id, status=status)
+
+    def start_trial(
+        self, parent_id: str, trial: optuna.Trial, params: dict[str, Any], config: Config
+    ) -> TrialRun:
+        """Create the trial's child run before training, with its params and resolved config."""
+        tags = {
+            "mlflow.parentRunId": parent_id,
+            "optuna.trial_number": str(trial.number),
+            "optuna.study": trial.study.study_name,
+            "optuna.state": "RUNNING",
+            "sweep.config_hash": config.digest(),
+        }
+        run = self.client.create_run(
+            self.experiment_id, tags=tags, run_name=f"trial-{trial.number}"
+        )
+        child = TrialRun(self.client, run.info.run_id)
+        child.log_params(params)
+        self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
+        trial.set_user_attr(RUN_ATTR, child.run_id)
+        return child
+
+    def start_single(self, config: Config) -> TrialRun:
+        """A run for `sweep train`: no study, the whole config as params."""
+        run = self.client.create_run(
+            self.experiment_id,
+            tags={"sweep.kind": "train", "sweep.config_hash": config.digest()},
+            run_name=f"train-{config.digest()[:6]}",
+        )
+        child = TrialRun(self.client, run.info.run_id)
+        self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
+        return child
+
+
+def _metric(key: str, value: float, step: int) -> Metric:
+    return Metric(key, value, int(time.time() * 1000), step)
+
+
+class TrialRun:
+    """One run's logging surface, as the training loop and the objective see it."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        if params:
+            self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+
+    def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
+        self.client.log_batch(
+            self.run_id, metrics=[_metric(k, v, epoch) for k, v in metrics.items()]
+        )
+
+    def log_summary(self, metrics: dict[str, float], tags: dict[str, str]) -> None:
+        self.client.log_batch(
+            self.run_id,
+            metrics=[_metric(k, v, 0) for k, v in metrics.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
+
+    def log_artifact(self, path: str | Path) -> None:
+        self.client.log_artifact(self.run_id, str(path))
+
+    def finish(self, *, state: str, status: str, reason: str | None = None) -> None:
+        """Tag the Optuna state (and why), then end the run: FINISHED, KILLED or FAILED."""
+        tags = [RunTag("optuna.state", state)]
+        if reason:
+            tags.append(RunTag("optuna.reason", reason[:4000]))
+        self.client.log_batch(self.run_id, tags=tags)
+        self.client.set_terminated(self.run_id, status=status)

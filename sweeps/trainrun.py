@@ -1,0 +1,48 @@
+"""`sweep train`: one run of one config, tracked like a trial but outside any study."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from sweeps.config import Config
+from sweeps.tracking import Tracker
+from sweeps.trial import TrainResult, train
+
+
+def train_once(config: Config) -> tuple[TrainResult, str]:
+    """Train, test the best checkpoint, and log it all to one MLflow run; returns its id."""
+    tracker = Tracker(config.tracking.uri, config.name)
+    run = tracker.start_single(config)
+    run.log_params(_flatten(config.model_dump(mode="json", exclude={"search", "tracking"})))
+    try:
+        with tempfile.TemporaryDirectory(prefix="sweep-train-") as workdir:
+            result = train(config, Path(workdir), run=run, test=True)
+            if result.checkpoint is not None:
+                run.log_artifact(result.checkpoint)
+    except KeyboardInterrupt:
+        run.finish(state="INTERRUPTED", status="KILLED", reason="interrupted by a signal")
+        raise
+    except Exception as err:
+        run.finish(state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}")
+        raise
+    summary = {
+        **result.test_metrics,
+        "best_value": result.best_value,
+        "n_parameters": float(result.n_parameters),
+        "best_epoch": float(result.best_epoch),
+    }
+    run.log_summary(summary, {})
+    run.finish(state="COMPLETE", status="FINISHED")
+    return result, run.run_id
+
+
+def _flatten(tree: dict[str, object], prefix: str = "") -> dict[str, object]:
+    """Nested sections to dotted keys, the names the search space uses."""
+    out: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out

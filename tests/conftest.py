@@ -1,0 +1,67 @@
+"""Shared fixtures: a tiny adding-problem config and an MLflow store migrated once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+def tiny_raw(**sections: Any) -> dict[str, Any]:
+    """A seconds-long adding-problem sweep; keyword sections replace the defaults."""
+    raw: dict[str, Any] = {
+        "name": "tiny",
+        "seed": 0,
+        "data": {
+            "name": "adding",
+            "seq_len": 10,
+            "batch_size": 32,
+            "n_train": 128,
+            "n_val": 64,
+            "n_test": 64,
+        },
+        "model": {"cell": "lstm", "hidden_size": 8},
+        "optimizer": {"name": "adam", "lr": 0.01},
+        "trainer": {"max_epochs": 3},
+        "search": {
+            "metric": "val_loss",
+            "n_trials": 3,
+            "sampler": {"name": "random", "seed": 0},
+            "pruner": {"name": "none"},
+            "space": {
+                "optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+                "model.cell": {"type": "categorical", "choices": ["rnn", "lstm", "gru"]},
+            },
+        },
+    }
+    raw.update(sections)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated mlflow.db: creating one costs ~15 s, copying it costs nothing."""
+    from sweeps.tracking import Tracker
+
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    Tracker(f"sqlite:///{folder / 'mlflow.db'}", "warmup")
+    return folder / "mlflow.db"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder holding a fresh copy of the migrated store; the cwd for the test."""
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write_config(folder: Path, raw: dict[str, Any], name: str = "sweep.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path

@@ -1,0 +1,118 @@
+"""End to end: a real sweep in a temp folder, checked through Optuna's and MLflow's own APIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from conftest import tiny_raw
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from sweeps.config import validate, with_values
+from sweeps.runner import run_sweep
+from sweeps.study import best_config_yaml, load_existing
+from sweeps.tracking import PARENT_ATTR, RUN_ATTR
+
+pytestmark = pytest.mark.slow
+
+STORAGE = "sqlite:///optuna.db"
+
+
+def _runs(client: MlflowClient, name: str) -> list:  # type: ignore[type-arg]
+    exp = client.get_experiment_by_name(name)
+    assert exp is not None
+    return client.search_runs([exp.experiment_id], max_results=100)
+
+
+def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
+    config = validate(tiny_raw())
+    lines: list[str] = []
+    summary = run_sweep(config, storage=STORAGE, report=lines.append)
+    assert summary.counts == {"COMPLETE": 3}
+    study = load_existing("tiny", STORAGE)
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    runs = {r.info.run_id: r for r in _runs(client, "tiny")}
+    parent_id = study.user_attrs[PARENT_ATTR]
+    parent = runs.pop(parent_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["sweep.study"] == "tiny"
+    assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
+    assert parent.data.tags["best.trial_number"] == str(study.best_trial.number)
+    assert "version.torch" in parent.data.tags
+    assert len(runs) == 3
+    for trial in study.trials:
+        run = runs[trial.user_attrs[RUN_ATTR]]
+        assert run.data.tags["mlflow.parentRunId"] == parent_id
+        assert run.data.tags["optuna.trial_number"] == str(trial.number)
+        assert run.data.tags["optuna.state"] == "COMPLETE"
+        assert run.info.status == "FINISHED"
+        assert float(run.data.params["optimizer.lr"]) == pytest.approx(trial.params["optimizer.lr"])
+        assert run.data.params["model.cell"] == trial.params["model.cell"]
+        curve = client.get_metric_history(run.info.run_id, "val_loss")
+        assert [m.step for m in curve] == [0, 1, 2]
+        assert min(m.value for m in curve) == pytest.approx(trial.value)
+        assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 3
+        assert run.data.metrics["n_parameters"] > 0
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"best.ckpt", "config.yaml"} <= artifacts
+    assert sum("COMPLETE" in line for line in lines) == 3
+
+
+def test_rerun_resumes_to_the_total_and_then_says_done(workdir: Path) -> None:
+    config = validate(tiny_raw())
+    first = run_sweep(config, storage=STORAGE, report=lambda _: None)
+    again = run_sweep(config, storage=STORAGE, report=lambda _: None)
+    assert again.already_done and again.counts == {"COMPLETE": 3}
+    more = with_values(config, {})
+    more.search.n_trials = 5
+    resumed = run_sweep(more, storage=STORAGE, report=lambda _: None)
+    assert sum(resumed.counts.values()) == 5
+    assert resumed.parent_run_id == first.parent_run_id  # one parent run per study
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    children = [r for r in _runs(client, "tiny") if "mlflow.parentRunId" in r.data.tags]
+    assert len(children) == 5
+
+
+def test_pruned_trials_are_marked_in_both_stores(workdir: Path) -> None:
+    raw = tiny_raw()
+    raw["trainer"] = {"max_epochs": 4}
+    raw["search"]["n_trials"] = 5
+    # Prune anything worse than the best earlier trial, from the first epoch on.
+    raw["search"]["pruner"] = {
+        "name": "percentile",
+        "percentile": 1.0,
+        "n_startup_trials": 1,
+        "n_warmup_steps": 0,
+    }
+    summary = run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)
+    assert summary.counts.get("PRUNED", 0) >= 1
+    study = load_existing("tiny", STORAGE)
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    for trial in study.get_trials(states=(TrialState.PRUNED,)):
+        run = client.get_run(trial.user_attrs[RUN_ATTR])
+        assert run.data.tags["optuna.state"] == "PRUNED"
+        assert "pruned at epoch" in run.data.tags["optuna.reason"]
+        assert run.info.status == "KILLED"
+        pruned_at = max(trial.intermediate_values)
+        assert len(client.get_metric_history(run.info.run_id, "val_loss")) == pruned_at + 1
+
+
+def test_best_config_reruns_what_the_best_trial_ran(workdir: Path) -> None:
+    run_sweep(validate(tiny_raw()), storage=STORAGE, report=lambda _: None)
+    study = load_existing("tiny", STORAGE)
+    (workdir / "best.yaml").write_text(best_config_yaml(study))
+    from sweeps.config import load_config
+
+    best = load_config(workdir / "best.yaml")
+    assert best.optimizer.lr == pytest.approx(study.best_params["optimizer.lr"])
+    assert best.model.cell == study.best_params["model.cell"]
+
+
+def test_study_name_override_keeps_the_experiment(workdir: Path) -> None:
+    run_sweep(validate(tiny_raw()), storage=STORAGE, study_name="other", report=lambda _: None)
+    assert optuna.load_study(study_name="other", storage=STORAGE).trials
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    parents = [r for r in _runs(client, "tiny") if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.data.tags["sweep.study"] for p in parents] == ["other"]
