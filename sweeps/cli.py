@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from sweeps.config import Config
+
+# torch 2.13 deprecates LeafSpec, which pytorch-lightning 2.6.6 still builds on every fit: one
+# line per trial that no user can act on. Only that message is hidden; all others show.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -82,6 +88,16 @@ def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM takes the Ctrl-C path: the trial is marked, the parent run closed, exit 130."""
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @app.command()
 @_exits
 def run(
@@ -95,9 +111,8 @@ def run(
     cfg = _load(config, set_, tracking_uri)
     from sweeps.runner import run_sweep
 
-    # SIGTERM takes the Ctrl-C path: the trial is marked, the parent run closed, exit 130.
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    summary = run_sweep(cfg, storage=storage, study_name=study, report=typer.echo)
+    with _sigterm_interrupts():
+        summary = run_sweep(cfg, storage=storage, study_name=study, report=typer.echo)
     if summary.already_done:
         typer.echo(
             f"study {summary.study_name!r} already has {cfg.search.n_trials} finished trials; "
@@ -144,8 +159,8 @@ def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = No
     cfg = _load(config, set_, tracking_uri)
     from sweeps.trainrun import train_once
 
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    result, run_id = train_once(cfg)
+    with _sigterm_interrupts():
+        result, run_id = train_once(cfg)
     typer.echo(
         f"best {cfg.search.metric} = {result.best_value:.6g} at epoch {result.best_epoch} "
         f"({result.epochs_run} epochs, {result.n_parameters} parameters)"

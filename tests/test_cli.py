@@ -1,0 +1,155 @@
+"""The `sweep` command, in process with CliRunner, and once as the installed program."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CONFIGS, tiny_raw, write_config
+from typer.testing import CliRunner
+
+from sweeps.cli import app
+
+runner = CliRunner()
+
+
+def test_help_answers_without_heavy_imports() -> None:
+    code = (
+        "import sys; from sweeps.cli import app; "
+        "names = ('torch', 'pytorch_lightning', 'mlflow', 'optuna'); "
+        "heavy = [m for m in names if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_help_lists_subcommands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0, result.output
+    for command in ("run", "validate", "train", "status", "best", "ui", "data"):
+        assert command in result.output
+
+
+def test_validate_prints_the_space() -> None:
+    result = runner.invoke(app, ["validate", str(CONFIGS / "quickstart.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output and "optimizer.lr" in result.output
+
+
+def test_validate_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
+    raw = tiny_raw(model={"cell": "lstm", "hiden_size": 8})
+    result = runner.invoke(app, ["validate", str(write_config(tmp_path, raw))])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "model.hiden_size" in lines[0], result.output
+
+
+def test_validate_with_set_override_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, tiny_raw())
+    result = runner.invoke(app, ["validate", str(path), "--set", "search.metric=val_acc"])
+    assert result.exit_code == 2, result.output
+    assert "search.metric 'val_acc' is not logged" in result.output
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in result.output
+
+
+def test_data_list_and_show() -> None:
+    listed = runner.invoke(app, ["data", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "adding" in listed.output and "ucr" in listed.output
+    shown = runner.invoke(app, ["data", "show", "digits", "--set", "mode=pixels"])
+    assert shown.exit_code == 0, shown.output
+    assert "seq_len: 64" in shown.output and "baselines" in shown.output
+    bad = runner.invoke(app, ["data", "show", "nope"])
+    assert bad.exit_code == 2 and "data.name 'nope' is unknown" in bad.output
+
+
+@pytest.mark.slow
+def test_run_status_best_and_train(workdir: Path) -> None:
+    path = write_config(workdir, tiny_raw())
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    args = ["--storage", storage, "--tracking-uri", uri]
+    result = runner.invoke(app, ["run", str(path), *args])
+    assert result.exit_code == 0, result.output
+    assert "complete 3" in result.output and "best val_loss" in result.output
+    again = runner.invoke(app, ["run", str(path), *args])
+    assert again.exit_code == 0 and "nothing to do" in again.output, again.output
+    status = runner.invoke(app, ["status", "--study", "tiny", "--storage", storage])
+    assert status.exit_code == 0 and "complete  3" in status.output, status.output
+    best = runner.invoke(app, ["best", str(path), "--storage", storage, "--out", "best.yaml"])
+    assert best.exit_code == 0, best.output
+    trained = runner.invoke(app, ["train", "best.yaml", "--tracking-uri", uri])
+    assert trained.exit_code == 0, trained.output
+    assert "test_loss" in trained.output
+
+
+def test_status_of_unknown_study_exits_2(workdir: Path) -> None:
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    result = runner.invoke(app, ["status", "--study", "ghost", "--storage", storage])
+    assert result.exit_code == 2, result.output
+    assert "no study 'ghost'" in result.output
+
+
+def _sweep_until_first_trial(folder: Path) -> subprocess.Popen[str]:
+    raw = tiny_raw()
+    raw["trainer"] = {"max_epochs": 200}  # long enough to be interrupted mid-trial
+    raw["search"]["n_trials"] = 2
+    path = write_config(folder, raw)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        ["sweep", "run", str(path)],
+        cwd=folder,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_installed_sweep_interrupt_leaves_a_resumable_study(
+    workdir: Path, sig: signal.Signals
+) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    proc = _sweep_until_first_trial(workdir)
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until a trial is RUNNING
+        time.sleep(1)
+        try:
+            study = optuna.load_study(study_name="tiny", storage=storage)
+        except KeyError:
+            continue
+        if study.get_trials(states=(TrialState.RUNNING,)):
+            break
+    time.sleep(2)
+    proc.send_signal(sig)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "run the same command to resume" in output
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.FAIL], output
+    assert trials[0].user_attrs.get("interrupted") is True
+    # Resuming re-runs the interrupted params once and still finishes n_trials in total.
+    resumed = runner.invoke(
+        app, ["run", str(workdir / "sweep.yaml"), "--set", "trainer.max_epochs=1"]
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert "re-running interrupted trials [0]" in resumed.output
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert trials[1].params == trials[0].params
