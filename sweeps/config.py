@@ -58,6 +58,9 @@ class TrainerConfig(_Strict):
     max_epochs: int = Field(10, ge=1)
     patience: int | None = Field(None, ge=1)  # early stopping on search.metric; null = off
     accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
+    # Cap batches per epoch on a large corpus, so an "epoch" is a fixed amount of work.
+    limit_train_batches: int | None = Field(None, ge=1)
+    limit_val_batches: int | None = Field(None, ge=1)
 
 
 class ParamSpec(_Strict):

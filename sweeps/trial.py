@@ -127,6 +127,8 @@ def train(
         enable_progress_bar=False,  # the rich/tqdm bar cost 1.5-1.9x on small models here
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        limit_train_batches=config.trainer.limit_train_batches,
+        limit_val_batches=config.trainer.limit_val_batches,
         default_root_dir=workdir,
     )
     try:

@@ -116,3 +116,30 @@ def test_study_name_override_keeps_the_experiment(workdir: Path) -> None:
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     parents = [r for r in _runs(client, "tiny") if "mlflow.parentRunId" not in r.data.tags]
     assert [p.data.tags["sweep.study"] for p in parents] == ["other"]
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_or_skip() -> None:
+    import sqlalchemy
+
+    try:
+        with sqlalchemy.create_engine(POSTGRES).connect():
+            pass
+    except Exception as err:  # noqa: BLE001 - any driver or connection error means no server
+        pytest.skip(f"no PostgreSQL at {POSTGRES}: {err}")
+
+
+def test_same_config_runs_on_postgres_storage(workdir: Path) -> None:
+    _postgres_or_skip()
+    name = f"tiny-pg-{workdir.name}"
+    try:
+        summary = run_sweep(
+            validate(tiny_raw()), storage=POSTGRES, study_name=name, report=lambda _: None
+        )
+        assert summary.counts == {"COMPLETE": 3}
+        study = load_existing(name, POSTGRES)
+        assert len(study.trials) == 3 and RUN_ATTR in study.best_trial.user_attrs
+    finally:
+        optuna.delete_study(study_name=name, storage=POSTGRES)
