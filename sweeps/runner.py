@@ -96,7 +96,7 @@ def run_sweep(
     storage = storage or config.storage or DEFAULT_STORAGE
     name = study_name or config.name
     tracker = Tracker(config.tracking.uri, config.name)  # creates and migrates the store once
-    study = open_study(config, storage, name)
+    study = open_study(config, storage, name, on_stale=tracker.close_stale)
     done_before = counted(study.get_trials(deepcopy=False))
     parent_id = tracker.open_parent(study, config, storage)
     started = time.perf_counter()

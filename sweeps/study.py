@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,23 +63,39 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
     raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")
 
 
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats, so a killed worker's trials can be failed and retried."""
+StaleHook = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def make_storage(url: str, on_stale: StaleHook | None = None) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats: a dead worker's trial is failed, `on_stale` told, retried."""
+    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+
+    def stale(study: optuna.Study, trial: FrozenTrial) -> None:
+        if on_stale is not None:
+            on_stale(study, trial)
+        retry(study, trial)
+
     try:
         return optuna.storages.RDBStorage(
             url,
             heartbeat_interval=HEARTBEAT_S,
             grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(1),
+            heartbeat_stale_trial_callback=stale,
         )
     except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
         raise ConfigError(f"storage {url!r} could not be opened: {err}") from None
 
 
 def counted(trials: list[FrozenTrial]) -> int:
-    """Trials that count towards search.n_trials: finished ones, but not those interrupted."""
+    """Trials that count towards search.n_trials: finished, neither interrupted nor retried."""
     done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    return sum(1 for t in trials if t.state in done and not t.user_attrs.get(INTERRUPTED_ATTR))
+    # A heartbeat retry names the dead trial it replaces; the replacement is what counts.
+    retried = {t.system_attrs.get("failed_trial") for t in trials}
+    return sum(
+        1
+        for t in trials
+        if t.state in done and not t.user_attrs.get(INTERRUPTED_ATTR) and t.number not in retried
+    )
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -88,11 +105,13 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
-def open_study(config: Config, storage: str, name: str) -> optuna.Study:
+def open_study(
+    config: Config, storage: str, name: str, on_stale: StaleHook | None = None
+) -> optuna.Study:
     """Create the study, or load it to resume; a direction change is a config error."""
     try:
         return optuna.create_study(
-            storage=make_storage(storage),
+            storage=make_storage(storage, on_stale),
             study_name=name,
             direction=config.search.direction,
             sampler=make_sampler(config.search.sampler, config),

@@ -17,6 +17,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.trial import FrozenTrial
 
     from sweeps.config import Config
 
@@ -98,6 +99,13 @@ class Tracker:
                 ],
             )
         self.client.set_terminated(run_id, status=status)
+
+    def close_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """A dead worker's trial: its run never ended, so end it KILLED with the reason."""
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id is not None:
+            reason = "its worker stopped sending heartbeats (killed or crashed); retried"
+            TrialRun(self.client, str(run_id)).finish(state="FAIL", status="KILLED", reason=reason)
 
     def start_trial(
         self, parent_id: str, trial: optuna.Trial, params: dict[str, Any], config: Config

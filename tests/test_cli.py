@@ -153,3 +153,51 @@ def test_installed_sweep_interrupt_leaves_a_resumable_study(
     trials = optuna.load_study(study_name="tiny", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert trials[1].params == trials[0].params
+
+
+@pytest.mark.slow
+def test_killed_worker_trial_is_failed_by_heartbeat_and_retried(workdir: Path) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    # The same CLI with a 1 s heartbeat and 3 s grace period, so the test need not wait a minute.
+    code = (
+        "import sys, sweeps.study as s; s.HEARTBEAT_S, s.GRACE_S = 1, 3; "
+        "from sweeps.cli import app; sys.argv[0] = 'sweep'; app()"
+    )
+    raw = tiny_raw()
+    raw["trainer"] = {"max_epochs": 200}
+    raw["search"]["n_trials"] = 2
+    path = write_config(workdir, raw)
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    proc = subprocess.Popen([sys.executable, "-c", code, "run", str(path)], cwd=workdir)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            study = optuna.load_study(study_name="tiny", storage=storage)
+        except KeyError:
+            continue
+        if study.get_trials(states=(TrialState.RUNNING,)):
+            break
+    proc.kill()  # SIGKILL: no handler runs, the trial stays RUNNING
+    proc.wait(timeout=30)
+    assert [t.state for t in optuna.load_study(study_name="tiny", storage=storage).trials] == [
+        TrialState.RUNNING
+    ]
+    time.sleep(4)  # past the grace period
+    short = [sys.executable, "-c", code, "run", str(path), "--set", "trainer.max_epochs=1"]
+    done = subprocess.run(short, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert trials[0].state == TrialState.FAIL
+    retries = [t for t in trials[1:] if t.params == trials[0].params]
+    assert retries, [(t.number, t.state, t.params) for t in trials]
+    # The dead trial is replaced, not counted: two trials still finish besides it.
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    from mlflow import MlflowClient
+
+    dead = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}").get_run(
+        trials[0].user_attrs["mlflow_run_id"]
+    )
+    assert dead.info.status == "KILLED" and "heartbeats" in dead.data.tags["optuna.reason"]
