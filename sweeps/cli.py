@@ -121,9 +121,10 @@ def run(
     counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(summary.counts.items()))
     typer.echo(f"\nstudy {summary.study_name!r}: {counts}  ({summary.seconds:.0f}s this run)")
     if summary.best_value is not None:
-        typer.echo(
-            f"best {cfg.search.metric} = {summary.best_value:.6g} with {summary.best_params}"
-        )
+        metric = cfg.search.metric
+        baseline = summary.baselines.get(metric)
+        versus = f" (baseline {baseline:.6g})" if baseline is not None else ""
+        typer.echo(f"best {metric} = {summary.best_value:.6g}{versus} with {summary.best_params}")
     typer.echo(f"optuna storage: {summary.storage}")
     typer.echo(
         f"mlflow: {cfg.tracking.uri}, experiment {cfg.name!r}, parent run "

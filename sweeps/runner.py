@@ -26,7 +26,7 @@ from sweeps.study import (
     state_counts,
 )
 from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
-from sweeps.trial import check_metric, make_datamodule, train
+from sweeps.trial import baseline_metrics, check_metric, make_datamodule, train
 
 Report = Callable[[str], None]
 
@@ -99,10 +99,11 @@ def run_sweep(
     study = open_study(config, storage, name, on_stale=tracker.close_stale)
     done_before = counted(study.get_trials(deepcopy=False))
     parent_id = tracker.open_parent(study, config, storage)
+    TrialRun(tracker.client, parent_id).log_summary(baseline_metrics(datamodule.spec), {})
     started = time.perf_counter()
     if done_before >= config.search.n_trials:
         tracker.close_parent(parent_id, study, status="FINISHED")
-        return _summary(study, storage, parent_id, 0.0, already_done=True)
+        return _summary(study, storage, parent_id, 0.0, datamodule.spec.baselines, done=True)
     if done_before:
         report(f"resuming study {name!r}: {done_before}/{config.search.n_trials} trials done")
     requeued = requeue_interrupted(study)
@@ -117,7 +118,9 @@ def run_sweep(
         raise
     finally:
         tracker.close_parent(parent_id, study, status=status)
-    return _summary(study, storage, parent_id, time.perf_counter() - started)
+    return _summary(
+        study, storage, parent_id, time.perf_counter() - started, datamodule.spec.baselines
+    )
 
 
 def _loop(
@@ -145,7 +148,13 @@ def _loop(
 
 
 def _summary(
-    study: optuna.Study, storage: str, parent_id: str, seconds: float, *, already_done: bool = False
+    study: optuna.Study,
+    storage: str,
+    parent_id: str,
+    seconds: float,
+    baselines: dict[str, float],
+    *,
+    done: bool = False,
 ) -> SweepSummary:
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     best = study.best_trial if completed else None
@@ -158,5 +167,6 @@ def _summary(
         best_run_id=best.user_attrs.get(RUN_ATTR) if best else None,
         parent_run_id=parent_id,
         seconds=seconds,
-        already_done=already_done,
+        baselines=baselines,
+        already_done=done,
     )

@@ -170,4 +170,5 @@ class SweepSummary:
     best_run_id: str | None
     parent_run_id: str
     seconds: float
+    baselines: dict[str, float]
     already_done: bool = False

@@ -66,6 +66,11 @@ def check_metric(config: Config, spec: DataSpec) -> None:
         )
 
 
+def baseline_metrics(spec: DataSpec) -> dict[str, float]:
+    """The data's reference values (chance level, naive forecast) as `baseline.<metric>`."""
+    return {f"baseline.{name}": value for name, value in spec.baselines.items()}
+
+
 def make_module(config: Config, spec: DataSpec) -> SequenceModule:
     """The network for this data, wrapped with loss, metrics and optimizer."""
     net = RecurrentNet(
@@ -102,6 +107,8 @@ def train(
     datamodule.setup("fit")
     check_metric(config, datamodule.spec)
     module = make_module(config, datamodule.spec)
+    if run is not None:  # beside the curves, so a chart shows whether the model beats them
+        run.log_summary(baseline_metrics(datamodule.spec), {})
     metric, mode = config.search.metric, config.search.direction[:3]
     checkpoint = ModelCheckpoint(
         dirpath=workdir,

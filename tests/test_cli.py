@@ -83,6 +83,7 @@ def test_run_status_best_and_train(workdir: Path) -> None:
     result = runner.invoke(app, ["run", str(path), *args])
     assert result.exit_code == 0, result.output
     assert "complete 3" in result.output and "best val_loss" in result.output
+    assert "(baseline 0.166667)" in result.output
     again = runner.invoke(app, ["run", str(path), *args])
     assert again.exit_code == 0 and "nothing to do" in again.output, again.output
     status = runner.invoke(app, ["status", "--study", "tiny", "--storage", storage])

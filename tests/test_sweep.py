@@ -41,6 +41,7 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
     assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
     assert parent.data.tags["best.trial_number"] == str(study.best_trial.number)
     assert "version.torch" in parent.data.tags
+    assert parent.data.metrics["baseline.val_loss"] == pytest.approx(1 / 6)
     assert len(runs) == 3
     for trial in study.trials:
         run = runs[trial.user_attrs[RUN_ATTR]]
@@ -55,6 +56,7 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
         assert min(m.value for m in curve) == pytest.approx(trial.value)
         assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 3
         assert run.data.metrics["n_parameters"] > 0
+        assert run.data.metrics["baseline.val_loss"] == pytest.approx(1 / 6)
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"best.ckpt", "config.yaml"} <= artifacts
     assert sum("COMPLETE" in line for line in lines) == 3
