@@ -104,6 +104,10 @@ def run_sweep(
     if done_before >= config.search.n_trials:
         tracker.close_parent(parent_id, study, status="FINISHED")
         return _summary(study, storage, parent_id, 0.0, datamodule.spec.baselines, done=True)
+    report(
+        f"study {name!r} in {storage}; MLflow experiment {config.name!r} at {tracker.uri}; "
+        f"{config.search.metric} ({config.search.direction}), {config.search.n_trials} trials"
+    )
     if done_before:
         report(f"resuming study {name!r}: {done_before}/{config.search.n_trials} trials done")
     requeued = requeue_interrupted(study)
