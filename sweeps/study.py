@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,9 @@ StaleHook = Callable[[optuna.Study, FrozenTrial], None]
 
 def make_storage(url: str, on_stale: StaleHook | None = None) -> optuna.storages.BaseStorage:
     """An RDB storage with heartbeats: a dead worker's trial is failed, `on_stale` told, retried."""
-    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
 
     def stale(study: optuna.Study, trial: FrozenTrial) -> None:
         if on_stale is not None:
@@ -76,12 +79,16 @@ def make_storage(url: str, on_stale: StaleHook | None = None) -> optuna.storages
         retry(study, trial)
 
     try:
-        return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-            heartbeat_stale_trial_callback=stale,
-        )
+        with warnings.catch_warnings():
+            # Heartbeats are marked experimental since Optuna 2.8; we rely on them on purpose
+            # and test them, so that one warning is hidden here and nowhere else.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=stale,
+            )
     except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
         raise ConfigError(f"storage {url!r} could not be opened: {err}") from None
 
