@@ -300,11 +300,16 @@ class TemporalOrderDataModule(SequenceDataModule):
     def build(self) -> Splits:
         """Generate the three splits (cached) with a token-id, last-step 4-class spec."""
         sizes = (self.n_train, self.n_val, self.n_test)
+        tensors = _temporal_order_splits(sizes, self.seq_len, self.seed)
+        val_y = tensors[1][1]
+        # Accuracy to beat is always guessing the val split's most common class: with random
+        # draws that is above 0.25 (0.275 was seen on 1000 sequences).
+        majority = float(torch.bincount(val_y, minlength=4).max()) / len(val_y)
         spec = DataSpec(
             task="classification",
             n_inputs=TEMPORAL_ORDER_VOCAB,
             n_outputs=4,
             vocab_size=TEMPORAL_ORDER_VOCAB,
-            baselines={"val_loss": math.log(4), "val_acc": 0.25},
+            baselines={"val_loss": math.log(4), "val_acc": majority},
         )
-        return _to_splits(_temporal_order_splits(sizes, self.seq_len, self.seed), spec)
+        return _to_splits(tensors, spec)

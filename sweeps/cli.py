@@ -127,7 +127,7 @@ def run(
         typer.echo(f"best {metric} = {summary.best_value:.6g}{versus} with {summary.best_params}")
     typer.echo(f"optuna storage: {summary.storage}")
     typer.echo(
-        f"mlflow: {cfg.tracking.uri}, experiment {cfg.name!r}, parent run "
+        f"mlflow: {summary.tracking_uri}, experiment {cfg.name!r}, parent run "
         f"{summary.parent_run_id}; browse with `sweep ui`"
     )
 
@@ -283,7 +283,9 @@ def data_list() -> None:
 @_exits
 def data_show(
     name: Annotated[str, typer.Argument(help="A name from `sweep data list`.")],
-    set_: SetOpt = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A dataset option: --set mode=pixels")
+    ] = None,
     seq_len: Annotated[
         int | None, typer.Option(help="Length, where the data leaves it free.")
     ] = None,

@@ -103,7 +103,9 @@ def run_sweep(
     started = time.perf_counter()
     if done_before >= config.search.n_trials:
         tracker.close_parent(parent_id, study, status="FINISHED")
-        return _summary(study, storage, parent_id, 0.0, datamodule.spec.baselines, done=True)
+        return _summary(
+            study, storage, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True
+        )
     report(
         f"study {name!r} in {storage}; MLflow experiment {config.name!r} at {tracker.uri}; "
         f"{config.search.metric} ({config.search.direction}), {config.search.n_trials} trials"
@@ -123,7 +125,7 @@ def run_sweep(
     finally:
         tracker.close_parent(parent_id, study, status=status)
     return _summary(
-        study, storage, parent_id, time.perf_counter() - started, datamodule.spec.baselines
+        study, storage, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
     )
 
 
@@ -154,6 +156,7 @@ def _loop(
 def _summary(
     study: optuna.Study,
     storage: str,
+    tracker: Tracker,
     parent_id: str,
     seconds: float,
     baselines: dict[str, float],
@@ -170,6 +173,7 @@ def _summary(
         best_params=dict(best.params) if best else {},
         best_run_id=best.user_attrs.get(RUN_ATTR) if best else None,
         parent_run_id=parent_id,
+        tracking_uri=tracker.uri,
         seconds=seconds,
         baselines=baselines,
         already_done=done,

@@ -176,6 +176,7 @@ class SweepSummary:
     best_params: dict[str, Any]
     best_run_id: str | None
     parent_run_id: str
+    tracking_uri: str
     seconds: float
     baselines: dict[str, float]
     already_done: bool = False

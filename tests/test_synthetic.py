@@ -97,7 +97,10 @@ def test_temporal_order_symbols_and_labels() -> None:
     symbols = x[relevant].reshape(64, 2) - 4  # (n, 2): 0 = X, 1 = Y, in order
     assert torch.equal(y, 2 * symbols[:, 0] + symbols[:, 1])
     assert set(y.tolist()) == {0, 1, 2, 3}
-    assert s.spec.baselines == {"val_loss": pytest.approx(math.log(4)), "val_acc": 0.25}
+    assert s.spec.baselines["val_loss"] == pytest.approx(math.log(4))
+    majority = torch.bincount(s.val.y, minlength=4).max().item() / len(s.val)
+    assert s.spec.baselines["val_acc"] == pytest.approx(majority)
+    assert s.spec.baselines["val_acc"] >= 0.25
 
 
 def test_temporal_order_windows_match_paper_at_100() -> None:
