@@ -119,6 +119,27 @@ class SequenceModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
+    def configure_gradient_clipping(
+        self,
+        optimizer: Optimizer,
+        gradient_clip_val: int | float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip by norm (the exploding-gradient guard) and keep the norm for the epoch curves.
+
+        `train_grad_norm` (mean norm before clipping) and `train_clip_frac` (share of steps
+        clipped) make exploding and vanishing gradients visible per trial; the norm is the one
+        clipping computes anyway, so this costs no extra pass.
+        """
+        if gradient_clip_algorithm not in (None, "norm"):
+            raise ValueError(f"only norm clipping is supported, got {gradient_clip_algorithm!r}")
+        max_norm = float(gradient_clip_val) if gradient_clip_val else math.inf
+        norm = torch.nn.utils.clip_grad_norm_(self.parameters(), max_norm).detach()
+        stats = {"grad_norm_sum": norm, "steps": torch.ones((), device=norm.device)}
+        if gradient_clip_val:
+            stats["clipped"] = (norm > max_norm).float()
+        self._accumulate("train", stats)
+
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """The optimizer from OPTIMIZERS and, unless 'none', an epoch scheduler."""
         hp = self.hparams
@@ -207,6 +228,10 @@ class SequenceModule(pl.LightningModule):
         metrics = {"loss": total["loss_sum"] / count}
         if stage != "train":
             metrics.update(_eval_metrics(self.task, self.every_step, total, metrics["loss"]))
+        elif "steps" in total:
+            metrics["grad_norm"] = total["grad_norm_sum"] / total["steps"]
+            if "clipped" in total:
+                metrics["clip_frac"] = total["clipped"] / total["steps"]
         self.log_dict({f"{stage}_{name}": value for name, value in metrics.items()})
 
 

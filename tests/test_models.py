@@ -351,3 +351,36 @@ def test_checkpoint_reloads_with_a_fresh_net(tmp_path: Any) -> None:
     loaded.eval()
     with torch.no_grad():
         torch.testing.assert_close(loaded(data.x), module.cpu()(data.x))
+
+
+def test_gradient_norm_and_clipping_are_logged_per_epoch() -> None:
+    torch.manual_seed(0)
+    data = _data("regression_last")
+    loose = _module("regression_last")
+    trainer = _trainer(gradient_clip_val=1e6)
+    trainer.fit(loose, TensorLoader(data, 5), TensorLoader(data, 5))
+    norm = float(trainer.callback_metrics["train_grad_norm"])
+    assert norm > 0 and float(trainer.callback_metrics["train_clip_frac"]) == 0.0
+    tight = _module("regression_last")
+    trainer = _trainer(gradient_clip_val=1e-9)  # every step's norm exceeds this
+    trainer.fit(tight, TensorLoader(data, 5), TensorLoader(data, 5))
+    assert float(trainer.callback_metrics["train_clip_frac"]) == 1.0
+
+
+def test_clipping_hook_really_clips() -> None:
+    torch.manual_seed(0)
+    module = _module("regression_last")
+    data = _data("regression_last")
+    module.training_step((data.x, data.y), 0).backward()
+    module.configure_gradient_clipping(None, gradient_clip_val=1e-3)  # type: ignore[arg-type]
+    grads = torch.cat([p.grad.flatten() for p in module.parameters() if p.grad is not None])
+    assert grads.norm() == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_no_clip_value_still_logs_the_norm() -> None:
+    torch.manual_seed(0)
+    data = _data("classification_last")
+    trainer = _trainer()
+    trainer.fit(_module("classification_last"), TensorLoader(data, 5), TensorLoader(data, 5))
+    assert float(trainer.callback_metrics["train_grad_norm"]) > 0
+    assert "train_clip_frac" not in trainer.callback_metrics
