@@ -1,7 +1,9 @@
 """Forecasting datamodules: a user's CSV or Parquet file, yearly sunspots, US macro data.
 
 All three hand one time-ordered frame to `datamodules.tabular.window_splits`, which owns the
-split, scaling, windowing and naive baseline; see that module for the x / y layout.
+split, scaling, windowing and naive baseline; see that module for the x / y layout. The val and
+test windows forecast the same time steps whatever data.seq_len is, so trials of a seq_len search
+are scored on one validation set against one naive baseline.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class ForecastDataModule(SequenceDataModule):
         )
 
     def describe(self) -> dict[str, Any]:
-        """The base description plus the series, columns, horizon and transform."""
+        """The base description plus the series, columns, horizon, transform and split rule."""
         return {
             "description": self.description,
             **super().describe(),
@@ -153,6 +155,11 @@ class ForecastDataModule(SequenceDataModule):
             "horizon": self.horizon,
             "transform": self.transform,
             "y_layout": "step-major: y[h * n_targets + k] = target k at step t+1+h",
+            "windows": (
+                "rows split in time order into train | val | test blocks; a window belongs to "
+                "the split holding all its targets, its inputs may reach back into earlier "
+                "blocks, never later ones; val and test keep the same targets for any seq_len"
+            ),
         }
 
 

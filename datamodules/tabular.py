@@ -1,10 +1,21 @@
 """Time-ordered numeric tables to forecasting windows: leak-free splits, train-fitted scaling.
 
 The one windowing core shared by every forecasting datamodule. The rows are cut into contiguous
-train | val | test segments first; missing values, transforms and windows are all handled inside
-each segment, so no window of one split sees a row of another.
+train | val | test blocks (by data.val_fraction / data.test_fraction). A window belongs to the
+split whose block holds all of its target rows; its input rows may reach back into earlier blocks
+(the past is known at forecast time) but never into a later one. Val and test therefore get one
+window per block row at which a full horizon starts, len(block) - horizon + 1, so their target
+time steps and the naive baseline are the same whatever data.seq_len is. Train windows use train
+rows only, so a longer seq_len costs train windows.
 
-Layout of one window ending at row t (all values standardised with train-segment statistics):
+- Scaling: mean and std of the train block only.
+- Missing values: handled inside each block, so no row of a later block fills a gap in an earlier
+  one. Within a block, `interpolate` draws a line between both neighbours (the edges repeat the
+  nearest value of the block), so a filled input may use a later row of its own block.
+- Transforms (diff, pct_change) use the previous row, across a block edge too (it is the past);
+  only the series' first row has none and is dropped: train loses one row, val and test none.
+
+Layout of one window ending at row t (all values standardised with train-block statistics):
 
 - x: rows t-seq_len+1 .. t, columns = targets then covariates -> (seq_len, n_targets + n_covs).
 - y: targets at rows t+1 .. t+horizon, step-major -> (horizon * n_targets,), so
@@ -157,7 +168,7 @@ def check_window_options(
         )
 
 
-def _segments(table: pd.DataFrame, val_fraction: float, test_fraction: float) -> list[pd.DataFrame]:
+def _blocks(table: pd.DataFrame, val_fraction: float, test_fraction: float) -> list[pd.DataFrame]:
     n = len(table)
     n_val, n_test = round(n * val_fraction), round(n * test_fraction)
     n_train = n - n_val - n_test
@@ -169,37 +180,62 @@ def _segments(table: pd.DataFrame, val_fraction: float, test_fraction: float) ->
 
 
 def _prepare(
-    segment: pd.DataFrame, split: str, targets: Sequence[str], missing: str, transform: str
-) -> pd.DataFrame:
-    segment = MISSING[missing](segment, split)
+    blocks: Sequence[pd.DataFrame], targets: Sequence[str], missing: str, transform: str
+) -> list[pd.DataFrame]:
+    # Missing values per block: a later block must never shape the rows of an earlier one.
+    filled = [MISSING[missing](b, split) for split, b in zip(SPLIT_NAMES, blocks, strict=True)]
     apply = TRANSFORMS[transform]
     if apply is None:
-        return segment
-    segment = segment.copy()
+        return filled
+    # Transformed as one series: each row uses its previous row, which may sit in the previous
+    # block (the past). Only the series' first row has no previous row; it leaves train.
+    whole = pd.concat(filled)
     for name in targets:
-        segment[name] = apply(segment[name])
-    return segment.iloc[1:]  # the first row has no previous row to transform against
+        whole[name] = apply(whole[name])
+    end_train = len(filled[0])
+    end_val = end_train + len(filled[1])
+    return [whole.iloc[1:end_train], whole.iloc[end_train:end_val], whole.iloc[end_val:]]
 
 
-def _check_lengths(segments: Sequence[pd.DataFrame], seq_len: int, horizon: int, n: int) -> None:
+def _check_lengths(blocks: Sequence[pd.DataFrame], seq_len: int, horizon: int, n: int) -> None:
+    rows = {name: len(b) for name, b in zip(SPLIT_NAMES, blocks, strict=True)}
+    sizes = ", ".join(f"{k}={v}" for k, v in rows.items())
     need = seq_len + horizon
-    rows = {name: len(s) for name, s in zip(SPLIT_NAMES, segments, strict=True)}
-    if min(rows.values()) < need:
-        sizes = ", ".join(f"{k}={v}" for k, v in rows.items())
+    if rows["train"] < need:
         raise ConfigError(
             f"data.seq_len + data.horizon = {seq_len} + {horizon} needs at least {need} rows in "
-            f"every split, but the {n} rows split into {sizes}; lower data.seq_len or "
-            "data.horizon, change data.val_fraction / data.test_fraction, or use a longer series"
+            f"the train split, but the {n} rows leave {sizes} usable rows; lower data.seq_len or "
+            "data.horizon, lower data.val_fraction / data.test_fraction, or use a longer series"
+        )
+    short = [k for k in ("val", "test") if rows[k] < horizon]
+    if short:
+        raise ConfigError(
+            f"data.horizon = {horizon} needs at least {horizon} rows in each of the val and test "
+            f"splits, but the {n} rows leave {sizes} usable rows; raise data.{short[0]}_fraction, "
+            "lower data.horizon, or use a longer series"
         )
 
 
-def _windows(rows: Array, seq_len: int, horizon: int, n_targets: int) -> tuple[Array, Array]:
-    n = len(rows) - seq_len - horizon + 1
+def _windows(
+    rows: Array, first_targets: range, seq_len: int, horizon: int, n_targets: int
+) -> tuple[Array, Array]:
+    # A window is named by the row of its first target s: inputs s-seq_len..s-1, targets s..s+h-1.
+    start = np.arange(first_targets.start, first_targets.stop)
     view = np.lib.stride_tricks.sliding_window_view
-    x = view(rows, seq_len, axis=0)[:n].transpose(0, 2, 1)  # (n, seq_len, n_features)
-    y = view(rows[seq_len:, :n_targets], horizon, axis=0)  # (n, n_targets, horizon)
-    y = y.transpose(0, 2, 1).reshape(n, horizon * n_targets)  # step-major (n, horizon*n_targets)
-    return x.copy(), y.copy()  # own, writable memory rather than views of the segment
+    x = view(rows, seq_len, axis=0)[start - seq_len].transpose(0, 2, 1)  # (n, seq_len, n_features)
+    y = view(rows[:, :n_targets], horizon, axis=0)[start]  # (n, n_targets, horizon)
+    y = y.transpose(0, 2, 1).reshape(len(start), horizon * n_targets)  # step-major
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)  # own memory, not views of rows
+
+
+def _first_targets(blocks: Sequence[pd.DataFrame], seq_len: int, horizon: int) -> list[range]:
+    # Per split, the rows where its windows' first targets may lie: every target in its own
+    # block. Inputs may reach back into earlier blocks, so only train must start seq_len rows in.
+    ranges, end = [], 0
+    for block in blocks:
+        start, end = end, end + len(block)
+        ranges.append(range(max(start, seq_len), end - horizon + 1))
+    return ranges
 
 
 def naive_baselines(x: Array, y: Array, *, n_targets: int, target_std: Array) -> dict[str, float]:
@@ -243,19 +279,18 @@ def window_splits(
     table = select_columns(
         frame, target=targets, covariates=column_names(covariates, "data.covariates")
     )
-    segments = [
-        _prepare(segment, split, targets, missing, transform)
-        for split, segment in zip(
-            SPLIT_NAMES, _segments(table, val_fraction, test_fraction), strict=True
-        )
-    ]
-    _check_lengths(segments, seq_len, horizon, len(table))
-    # Statistics from the training segment only: val/test must not shape their own scaling.
-    mean = segments[0].mean().to_numpy()
-    std = segments[0].std(ddof=0).to_numpy()
+    blocks = _prepare(_blocks(table, val_fraction, test_fraction), targets, missing, transform)
+    _check_lengths(blocks, seq_len, horizon, len(table))
+    # Statistics from the train block only: val/test must not shape their own scaling.
+    mean = blocks[0].mean().to_numpy()
+    std = blocks[0].std(ddof=0).to_numpy()
     std = np.where(std > 0, std, 1.0)  # a constant column is centred, not divided by zero
+    rows = (pd.concat(blocks).to_numpy() - mean) / std  # (n_rows, n_targets + n_covs)
     n_targets = len(targets)
-    windows = [_windows((s.to_numpy() - mean) / std, seq_len, horizon, n_targets) for s in segments]
+    windows = [
+        _windows(rows, first_targets, seq_len, horizon, n_targets)
+        for first_targets in _first_targets(blocks, seq_len, horizon)
+    ]
     # Tiled to the y layout, so y * target_std + target_mean is in original units.
     target_mean = np.tile(mean[:n_targets], horizon)
     target_std = np.tile(std[:n_targets], horizon)
