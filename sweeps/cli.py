@@ -115,7 +115,7 @@ def run(
         summary = run_sweep(cfg, storage=storage, study_name=study, report=typer.echo)
     if summary.already_done:
         typer.echo(
-            f"study {summary.study_name!r} already has {cfg.search.n_trials} finished trials; "
+            f"study {summary.study_name!r} already has its {cfg.search.n_trials} trials; "
             "nothing to do (raise search.n_trials to continue it)"
         )
     counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(summary.counts.items()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from optuna.trial import TrialState
 from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config, with_values
 from sweeps.errors import ConfigError
-from sweeps.space import check_space, suggest
+from sweeps.space import check_space, grid, suggest
 from sweeps.study import (
     CONFIG_ATTR,
     DEFAULT_STORAGE,
@@ -91,6 +92,7 @@ def run_sweep(
 ) -> SweepSummary:
     """Run (or resume) the study until search.n_trials trials have finished in total."""
     check_space(config)
+    config = _fit_to_grid(config, report)
     datamodule = make_datamodule(config)
     check_metric(config, datamodule.spec)  # a typo in search.metric fails now, not per trial
     storage = storage or config.storage or DEFAULT_STORAGE
@@ -127,6 +129,19 @@ def run_sweep(
     return _summary(
         study, storage, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
     )
+
+
+def _fit_to_grid(config: Config, report: Report) -> Config:
+    """A grid has a fixed number of points: more trials would only repeat them."""
+    if config.search.sampler.name != "grid":
+        return config
+    size = math.prod(len(values) for values in grid(config.search.space).values())
+    if config.search.n_trials <= size:
+        return config
+    n_trials = config.search.n_trials
+    report(f"search.n_trials {n_trials} exceeds the grid's {size} points; using {size}")
+    search = config.search.model_copy(update={"n_trials": size})
+    return config.model_copy(update={"search": search})
 
 
 def _loop(

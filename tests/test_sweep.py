@@ -145,3 +145,17 @@ def test_same_config_runs_on_postgres_storage(workdir: Path) -> None:
         assert len(study.trials) == 3 and RUN_ATTR in study.best_trial.user_attrs
     finally:
         optuna.delete_study(study_name=name, storage=POSTGRES)
+
+
+def test_grid_sampler_runs_each_point_once(workdir: Path) -> None:
+    raw = tiny_raw()
+    raw["trainer"] = {"max_epochs": 1}
+    raw["search"]["n_trials"] = 5
+    raw["search"]["sampler"] = {"name": "grid"}
+    raw["search"]["space"] = {"model.cell": {"type": "categorical", "choices": ["rnn", "gru"]}}
+    lines: list[str] = []
+    summary = run_sweep(validate(raw), storage=STORAGE, report=lines.append)
+    assert summary.counts == {"COMPLETE": 2}
+    study = load_existing("tiny", STORAGE)
+    assert sorted(t.params["model.cell"] for t in study.trials) == ["gru", "rnn"]
+    assert any("exceeds the grid's 2 points" in line for line in lines)

@@ -1,0 +1,57 @@
+"""Samplers and pruners come from the config by name, with the documented defaults."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from conftest import tiny_raw
+
+from sweeps.config import PrunerConfig, SamplerConfig, validate
+from sweeps.study import make_pruner, make_sampler
+
+SAMPLERS = {
+    "tpe": optuna.samplers.TPESampler,
+    "random": optuna.samplers.RandomSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+    "qmc": optuna.samplers.QMCSampler,
+}
+PRUNERS = {
+    "median": optuna.pruners.MedianPruner,
+    "percentile": optuna.pruners.PercentilePruner,
+    "sha": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+    "none": optuna.pruners.NopPruner,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLERS))
+def test_sampler_by_name(name: str) -> None:
+    sampler = make_sampler(SamplerConfig(name=name, seed=1), validate(tiny_raw()))
+    assert isinstance(sampler, SAMPLERS[name])
+
+
+def test_grid_sampler_gets_the_grid() -> None:
+    raw = tiny_raw()
+    raw["search"]["space"] = {"model.cell": {"type": "categorical", "choices": ["rnn", "gru"]}}
+    sampler = make_sampler(SamplerConfig(name="grid"), validate(raw))
+    assert isinstance(sampler, optuna.samplers.GridSampler)
+
+
+@pytest.mark.parametrize("name", sorted(PRUNERS))
+def test_pruner_by_name(name: str) -> None:
+    assert isinstance(make_pruner(PrunerConfig(name=name), max_epochs=10), PRUNERS[name])
+
+
+def test_default_warmup_is_half_the_epochs() -> None:
+    # The adding problem's loss plateaus before it drops: no pruning in the first half.
+    study = optuna.create_study(pruner=make_pruner(PrunerConfig(n_startup_trials=0), 10))
+    for value in (0.1, 0.1):
+        done = study.ask()
+        for step in range(10):
+            done.report(value, step)
+        study.tell(done, value)
+    late = study.ask()
+    late.report(0.9, 4)
+    assert not late.should_prune()  # epoch 4 < warm-up 5
+    late.report(0.9, 5)
+    assert late.should_prune()
