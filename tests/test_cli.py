@@ -102,20 +102,38 @@ def test_status_of_unknown_study_exits_2(workdir: Path) -> None:
     assert "no study 'ghost'" in result.output
 
 
-def _sweep_until_first_trial(folder: Path) -> subprocess.Popen[str]:
+def _long_sweep(folder: Path, command: list[str]) -> subprocess.Popen[str]:
+    """Start `command run CONFIG` on a 200-epoch sweep: long enough to stop mid-trial."""
     raw = tiny_raw()
-    raw["trainer"] = {"max_epochs": 200}  # long enough to be interrupted mid-trial
+    raw["trainer"] = {"max_epochs": 200}
     raw["search"]["n_trials"] = 2
     path = write_config(folder, raw)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        ["sweep", "run", str(path)],
+        [*command, "run", str(path)],
         cwd=folder,
         env=env,
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def _wait_until_running(storage: str) -> None:
+    """Block until the study 'tiny' has a RUNNING trial (or two minutes pass)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        try:
+            study = optuna.load_study(study_name="tiny", storage=storage)
+        except KeyError:
+            continue
+        if study.get_trials(states=(TrialState.RUNNING,)):
+            return
+    raise AssertionError("no trial started running within two minutes")
 
 
 @pytest.mark.slow
@@ -126,17 +144,9 @@ def test_installed_sweep_interrupt_leaves_a_resumable_study(
     import optuna
     from optuna.trial import TrialState
 
-    proc = _sweep_until_first_trial(workdir)
+    proc = _long_sweep(workdir, ["sweep"])
     storage = f"sqlite:///{workdir / 'optuna.db'}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until a trial is RUNNING
-        time.sleep(1)
-        try:
-            study = optuna.load_study(study_name="tiny", storage=storage)
-        except KeyError:
-            continue
-        if study.get_trials(states=(TrialState.RUNNING,)):
-            break
+    _wait_until_running(storage)
     time.sleep(2)
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=60)
@@ -166,27 +176,16 @@ def test_killed_worker_trial_is_failed_by_heartbeat_and_retried(workdir: Path) -
         "import sys, sweeps.study as s; s.HEARTBEAT_S, s.GRACE_S = 1, 3; "
         "from sweeps.cli import app; sys.argv[0] = 'sweep'; app()"
     )
-    raw = tiny_raw()
-    raw["trainer"] = {"max_epochs": 200}
-    raw["search"]["n_trials"] = 2
-    path = write_config(workdir, raw)
+    proc = _long_sweep(workdir, [sys.executable, "-c", code])
     storage = f"sqlite:///{workdir / 'optuna.db'}"
-    proc = subprocess.Popen([sys.executable, "-c", code, "run", str(path)], cwd=workdir)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        try:
-            study = optuna.load_study(study_name="tiny", storage=storage)
-        except KeyError:
-            continue
-        if study.get_trials(states=(TrialState.RUNNING,)):
-            break
+    _wait_until_running(storage)
     proc.kill()  # SIGKILL: no handler runs, the trial stays RUNNING
     proc.wait(timeout=30)
     assert [t.state for t in optuna.load_study(study_name="tiny", storage=storage).trials] == [
         TrialState.RUNNING
     ]
     time.sleep(4)  # past the grace period
+    path = workdir / "sweep.yaml"
     short = [sys.executable, "-c", code, "run", str(path), "--set", "trainer.max_epochs=1"]
     done = subprocess.run(short, cwd=workdir, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
