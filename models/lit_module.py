@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
 
-from datamodules.base import DataSpec
+from models.metrics import eval_metrics
 from models.recurrent import RecurrentNet
 from sweeps.errors import ConfigError
 
@@ -227,28 +227,12 @@ class SequenceModule(pl.LightningModule):
         count = total["count"]
         metrics = {"loss": total["loss_sum"] / count}
         if stage != "train":
-            metrics.update(_eval_metrics(self.task, self.every_step, total, metrics["loss"]))
+            metrics.update(eval_metrics(self.task, self.every_step, total, metrics["loss"]))
         elif "steps" in total:
             metrics["grad_norm"] = total["grad_norm_sum"] / total["steps"]
             if "clipped" in total:
                 metrics["clip_frac"] = total["clipped"] / total["steps"]
         self.log_dict({f"{stage}_{name}": value for name, value in metrics.items()})
-
-
-def _eval_metrics(
-    task: str, every_step: bool, total: dict[str, Tensor], loss: Tensor
-) -> dict[str, Tensor]:
-    count = total["count"]
-    if task == "regression":
-        metrics = {"mae": total["abs_sum"] / count, "rmse": loss.sqrt()}
-        if "abs_orig_sum" in total:
-            metrics["mae_orig"] = total["abs_orig_sum"] / count
-            metrics["rmse_orig"] = (total["sq_orig_sum"] / count).sqrt()
-        return metrics
-    metrics = {"acc": total["correct"] / count}
-    if every_step:
-        metrics["bpc"] = loss / math.log(2)  # nats per token -> bits per token
-    return metrics
 
 
 def _check_optimizer_options(
@@ -304,15 +288,3 @@ def _check_task(
             )
         if min(target_std) <= 0:
             raise ValueError(f"target_std must be > 0, but got {target_std}")
-
-
-def metric_names(spec: DataSpec, stage: str = "val") -> list[str]:
-    """The names `SequenceModule` logs for this data at `stage`, as `_eval_metrics` makes them."""
-    names = ["loss"]
-    if spec.task == "regression":
-        names += ["mae", "rmse"]
-        if spec.target_std is not None:
-            names += ["mae_orig", "rmse_orig"]
-    else:
-        names += ["acc", "bpc"] if spec.every_step else ["acc"]
-    return [f"{stage}_{name}" for name in names]

@@ -14,7 +14,8 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
 from datamodules.base import DataSpec, SequenceDataModule
 from datamodules.registry import build_datamodule
-from models.lit_module import SequenceModule, metric_names
+from models.lit_module import SequenceModule
+from models.metrics import metric_names
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch
 from sweeps.config import Config

@@ -384,3 +384,31 @@ def test_no_clip_value_still_logs_the_norm() -> None:
     trainer.fit(_module("classification_last"), TensorLoader(data, 5), TensorLoader(data, 5))
     assert float(trainer.callback_metrics["train_grad_norm"]) > 0
     assert "train_clip_frac" not in trainer.callback_metrics
+
+
+@pytest.mark.parametrize(
+    ("mode", "scaled"),
+    [(mode, False) for mode in MODES] + [("regression_last", True), ("regression_every", True)],
+)
+def test_metric_names_are_exactly_what_the_module_logs(mode: str, scaled: bool) -> None:
+    from datamodules.base import DataSpec
+    from models.metrics import metric_names
+
+    task = "regression" if mode.startswith("regression") else "classification"
+    std = (2.0,) * OUTPUTS if scaled else None
+    torch.manual_seed(0)
+    net = _net(mode)
+    module = SequenceModule(
+        net,
+        task=task,
+        every_step=net.every_step,
+        target_mean=(0.0,) * OUTPUTS if scaled else None,
+        target_std=std,
+    )
+    data = _data(mode)
+    trainer = _trainer(max_epochs=1)
+    trainer.fit(module, TensorLoader(data, 5), TensorLoader(data, 5))
+    logged = {k for k in trainer.callback_metrics if k.startswith("val_")}
+    spec = DataSpec(task=task, n_inputs=FEATURES, n_outputs=OUTPUTS, every_step=net.every_step,
+                    target_std=std)  # fmt: skip
+    assert logged == set(metric_names(spec))
