@@ -242,7 +242,10 @@ def best(
     st = _open(config, study, storage)
     _echo_best(st)
     if out is not None:
-        out.write_text(best_config_yaml(st))
+        try:
+            out.write_text(best_config_yaml(st))
+        except OSError as err:
+            raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
         typer.echo(f"wrote {out}; rerun it with `sweep train {out}`")
 
 

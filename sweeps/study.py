@@ -90,7 +90,10 @@ def make_storage(url: str, on_stale: StaleHook | None = None) -> optuna.storages
                 heartbeat_stale_trial_callback=stale,
             )
     except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
-        raise ConfigError(f"storage {url!r} could not be opened: {err}") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"storage {url!r} could not be opened: {first}; check --storage or the config's storage"
+        ) from None
 
 
 def counted(trials: list[FrozenTrial]) -> int:
@@ -117,7 +120,7 @@ def open_study(
 ) -> optuna.Study:
     """Create the study, or load it to resume; a direction change is a config error."""
     try:
-        return optuna.create_study(
+        study = optuna.create_study(
             storage=make_storage(storage, on_stale),
             study_name=name,
             direction=config.search.direction,
@@ -125,8 +128,17 @@ def open_study(
             pruner=make_pruner(config.search.pruner, config.trainer.max_epochs),
             load_if_exists=True,
         )
+    except ConfigError:
+        raise
     except ValueError as err:
         raise ConfigError(f"study {name!r} in {storage} cannot be resumed: {err}") from None
+    stored = study.direction.name.lower()
+    if stored != config.search.direction:
+        raise ConfigError(
+            f"search.direction is {config.search.direction}, but study {name!r} in {storage} "
+            f"was created to {stored}; keep {stored} or start a new study with --study NAME"
+        )
+    return study
 
 
 def load_existing(name: str, storage: str) -> optuna.Study:

@@ -202,3 +202,26 @@ def test_killed_worker_trial_is_failed_by_heartbeat_and_retried(workdir: Path) -
         trials[0].user_attrs["mlflow_run_id"]
     )
     assert dead.info.status == "KILLED" and "heartbeats" in dead.data.tags["optuna.reason"]
+
+
+def test_unreachable_storage_is_one_line_exit_2(workdir: Path) -> None:
+    path = write_config(workdir, tiny_raw())
+    result = runner.invoke(app, ["run", str(path), "--storage", "bogus://nowhere"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert "could not be opened" in lines[-1] and "--storage" in lines[-1], result.output
+    assert not lines[-1].startswith("Traceback")
+
+
+def test_best_out_to_a_missing_folder_is_exit_2(workdir: Path) -> None:
+    import optuna
+
+    storage = f"sqlite:///{workdir / 'optuna.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    trial = study.ask()
+    trial.set_user_attr("config", tiny_raw())  # what the runner stores on every trial
+    study.tell(trial, 1.0)
+    out = workdir / "missing" / "best.yaml"
+    result = runner.invoke(app, ["best", "--study", "s", "--storage", storage, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "cannot be written: No such file or directory" in result.output

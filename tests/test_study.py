@@ -86,3 +86,19 @@ def test_by_choice_tables_best_and_counts_per_cell() -> None:
     rnn, gru = table["model.cell"]["rnn"], table["model.cell"]["gru"]
     assert (rnn.best, rnn.complete, rnn.pruned) == (0.15, 1, 1)
     assert (gru.best, gru.complete, gru.pruned) == (0.002, 2, 0)
+
+
+def test_resuming_with_the_other_direction_is_a_config_error(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sweeps.errors import ConfigError
+    from sweeps.study import open_study
+
+    storage = f"sqlite:///{Path(str(tmp_path)) / 'optuna.db'}"
+    config = validate(tiny_raw())
+    open_study(config, storage, "s")
+    flipped = config.model_copy(
+        update={"search": config.search.model_copy(update={"direction": "maximize"})}
+    )
+    with pytest.raises(ConfigError, match="search.direction is maximize, but study 's'"):
+        open_study(flipped, storage, "s")
