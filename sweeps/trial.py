@@ -117,6 +117,9 @@ def train(
         monitor=metric,
         mode=mode,
         save_top_k=1,
+        # Weights and hyperparameters only: the artifact is for evaluation and reuse, and
+        # skipping optimizer state halves each save on the improving epochs.
+        save_weights_only=True,
         enable_version_counter=False,
     )
     watch = MetricWatch(metric, trial)

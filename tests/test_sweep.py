@@ -159,3 +159,25 @@ def test_grid_sampler_runs_each_point_once(workdir: Path) -> None:
     study = load_existing("tiny", STORAGE)
     assert sorted(t.params["model.cell"] for t in study.trials) == ["gru", "rnn"]
     assert any("exceeds the grid's 2 points" in line for line in lines)
+
+
+def test_logged_checkpoint_reproduces_the_trial_value(workdir: Path) -> None:
+    import pytorch_lightning as pl
+
+    from models.lit_module import SequenceModule
+    from sweeps.trial import make_datamodule, make_module
+
+    raw = tiny_raw()
+    raw["search"]["n_trials"] = 1
+    run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)
+    trial = load_existing("tiny", STORAGE).best_trial
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    ckpt = client.download_artifacts(trial.user_attrs[RUN_ATTR], "best.ckpt", str(workdir))
+    config = validate(trial.user_attrs["config"])
+    datamodule = make_datamodule(config)
+    datamodule.setup("fit")
+    fresh = make_module(config, datamodule.spec)
+    module = SequenceModule.load_from_checkpoint(ckpt, net=fresh.net)
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    result = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
+    assert result["val_loss"] == pytest.approx(trial.value, rel=1e-5)
