@@ -23,8 +23,8 @@ sweep: ## Run (or resume) the quickstart sweep: CONFIG=configs/x.yaml for anothe
 best: ## Show the best trial of CONFIG and write its full config to best.yaml
 	sweep best $(CONFIG) --out best.yaml
 
-reproduce: ## Retrain the best trial's config (after make best)
-	sweep train best.yaml
+reproduce: ## Retrain best.yaml (after make best), or a logged run: make reproduce RUN=<run id>
+	$(if $(RUN),sweep reproduce $(RUN),sweep train best.yaml)
 
 bench: ## Platform overhead vs a plain PyTorch loop, as a ratio (goal < 1.10)
 	$(PY) benchmarks/overhead.py

@@ -162,6 +162,28 @@ def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = No
 
     with _sigterm_interrupts():
         result, run_id = train_once(cfg)
+    _echo_training(cfg, result, run_id)
+
+
+@app.command()
+@_exits
+def reproduce(
+    run_id: Annotated[str, typer.Argument(help="An MLflow run id (a trial, or a train run).")],
+    tracking_uri: TrackingOpt = None,
+) -> None:
+    """Retrain a logged run from its own config.yaml and compare with what it reached."""
+    from sweeps.trainrun import logged_run, train_once
+
+    uri = tracking_uri or "sqlite:///mlflow.db"
+    cfg, reached = logged_run(uri, run_id)
+    with _sigterm_interrupts():
+        result, new_id = train_once(cfg, tags={"sweep.reproduces": run_id})
+    if reached is not None:
+        typer.echo(f"run {run_id} reached {cfg.search.metric} = {reached:.6g}")
+    _echo_training(cfg, result, new_id)
+
+
+def _echo_training(cfg: Config, result: Any, run_id: str) -> None:
     typer.echo(
         f"best {cfg.search.metric} = {result.best_value:.6g} at epoch {result.best_epoch} "
         f"({result.epochs_run} epochs, {result.n_parameters} parameters)"

@@ -27,7 +27,7 @@ from sweeps.study import (
     state_counts,
 )
 from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
-from sweeps.trial import baseline_metrics, check_metric, make_datamodule, train
+from sweeps.trial import TrainResult, baseline_metrics, check_metric, make_datamodule, train
 
 Report = Callable[[str], None]
 
@@ -46,7 +46,7 @@ def objective_for(
         try:
             with tempfile.TemporaryDirectory(prefix="sweep-trial-") as workdir:
                 result = train(trial_config, Path(workdir), trial=trial, run=run)
-                _record_complete(run, result.checkpoint, result.n_parameters, result.best_epoch)
+                _record_complete(run, result)
         except optuna.TrialPruned as err:
             run.finish(state="PRUNED", status="KILLED", reason=str(err))
             report(f"trial {trial.number:3d} PRUNED    {err}  {_short(values)}")
@@ -68,12 +68,15 @@ def objective_for(
     return objective
 
 
-def _record_complete(
-    run: TrialRun, checkpoint: Path | None, n_params: int, best_epoch: int
-) -> None:
-    if checkpoint is not None:
-        run.log_artifact(checkpoint)  # the best epoch only: ModelCheckpoint keeps top 1
-    run.log_summary({"n_parameters": float(n_params), "best_epoch": float(best_epoch)}, {})
+def _record_complete(run: TrialRun, result: TrainResult) -> None:
+    if result.checkpoint is not None:
+        run.log_artifact(result.checkpoint)  # the best epoch only: ModelCheckpoint keeps top 1
+    summary = {
+        "best_value": result.best_value,
+        "n_parameters": float(result.n_parameters),
+        "best_epoch": float(result.best_epoch),
+    }
+    run.log_summary(summary, {})
     run.finish(state="COMPLETE", status="FINISHED")
 
 

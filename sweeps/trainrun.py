@@ -5,12 +5,30 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from sweeps.config import Config
-from sweeps.tracking import Tracker
+from sweeps.config import Config, load_config
+from sweeps.errors import ConfigError
+from sweeps.tracking import Tracker, absolute_uri
 from sweeps.trial import TrainResult, train
 
 
-def train_once(config: Config) -> tuple[TrainResult, str]:
+def logged_run(uri: str, run_id: str) -> tuple[Config, float | None]:
+    """A logged run's config (now tracked at `uri`) and the best value it reached, if known."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(absolute_uri(uri))
+    try:
+        run = client.get_run(run_id)
+        with tempfile.TemporaryDirectory() as folder:
+            path = client.download_artifacts(run_id, "config.yaml", folder)
+            config = load_config(path, {"tracking.uri": uri})
+    except MlflowException as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"run {run_id!r} at {uri} has no usable config.yaml: {first}") from None
+    return config, run.data.metrics.get("best_value")
+
+
+def train_once(config: Config, tags: dict[str, str] | None = None) -> tuple[TrainResult, str]:
     """Train, test the best checkpoint, and log it all to one MLflow run; returns its id."""
     tracker = Tracker(config.tracking.uri, config.name)
     run = tracker.start_single(config)
@@ -32,7 +50,7 @@ def train_once(config: Config) -> tuple[TrainResult, str]:
         "n_parameters": float(result.n_parameters),
         "best_epoch": float(result.best_epoch),
     }
-    run.log_summary(summary, {})
+    run.log_summary(summary, tags or {})
     run.finish(state="COMPLETE", status="FINISHED")
     return result, run.run_id
 

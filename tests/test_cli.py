@@ -94,6 +94,23 @@ def test_run_status_best_and_train(workdir: Path) -> None:
     trained = runner.invoke(app, ["train", "best.yaml", "--tracking-uri", uri])
     assert trained.exit_code == 0, trained.output
     assert "test_loss" in trained.output
+    import optuna
+
+    best_trial = optuna.load_study(study_name="tiny", storage=storage).best_trial
+    again = runner.invoke(
+        app, ["reproduce", best_trial.user_attrs["mlflow_run_id"], "--tracking-uri", uri]
+    )
+    assert again.exit_code == 0, again.output
+    reached = float(again.output.split("reached val_loss = ")[1].split()[0])
+    redone = float(again.output.split("best val_loss = ")[1].split()[0])
+    assert reached == pytest.approx(best_trial.value, rel=1e-5)
+    assert redone == pytest.approx(reached, rel=1e-3)  # same seed, same data, same CPU kernels
+
+
+def test_reproduce_unknown_run_is_exit_2(workdir: Path) -> None:
+    result = runner.invoke(app, ["reproduce", "0" * 32, "--tracking-uri", "sqlite:///mlflow.db"])
+    assert result.exit_code == 2, result.output
+    assert "has no usable config.yaml" in result.output
 
 
 def test_status_of_unknown_study_exits_2(workdir: Path) -> None:
