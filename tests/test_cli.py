@@ -138,7 +138,7 @@ def _long_sweep(folder: Path, command: list[str]) -> subprocess.Popen[str]:
 
 
 def _wait_until_running(storage: str) -> None:
-    """Block until the study 'tiny' has a RUNNING trial (or two minutes pass)."""
+    """Block until a trial of study 'tiny' is training: RUNNING, with its MLflow run made."""
     import optuna
     from optuna.trial import TrialState
 
@@ -149,7 +149,8 @@ def _wait_until_running(storage: str) -> None:
             study = optuna.load_study(study_name="tiny", storage=storage)
         except KeyError:
             continue
-        if study.get_trials(states=(TrialState.RUNNING,)):
+        running = study.get_trials(states=(TrialState.RUNNING,))
+        if any("mlflow_run_id" in t.user_attrs for t in running):
             return
     raise AssertionError("no trial started running within two minutes")
 
