@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, Any
 
 import optuna
 import pytorch_lightning as pl
+
+from sweeps.signals import STOP
 
 if TYPE_CHECKING:
     from sweeps.tracking import TrialRun
@@ -63,6 +66,16 @@ class MetricWatch(pl.Callback):
             raise optuna.TrialPruned(self.prune_reason)
 
 
+class StopCheck(pl.Callback):
+    """Honours a Ctrl-C or SIGTERM between batches, where no database write is under way."""
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        STOP.check()
+
+    def on_validation_batch_end(self, *args: Any) -> None:
+        STOP.check()
+
+
 class EpochCurves(pl.Callback):
     """Sends each epoch's metrics to the trial's MLflow run in one batch call.
 
@@ -91,8 +104,14 @@ class EpochCurves(pl.Callback):
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        # Pruned mid-epoch: this epoch's training loss was never computed; send what exists.
-        self._flush(trainer, with_train=False)
+        if isinstance(exception, KeyboardInterrupt | SystemExit):
+            return  # stopping: the signal may have cut a database call short, so send nothing
+        # Pruned (or crashed) mid-epoch: this epoch's training loss was never computed; send
+        # what exists, and never let a logging error hide the exception that ends the trial.
+        try:
+            self._flush(trainer, with_train=False)
+        except Exception as err:  # noqa: BLE001
+            warnings.warn(f"could not log the last epoch to MLflow: {err}", stacklevel=1)
 
     def _flush(self, trainer: pl.Trainer, *, with_train: bool) -> None:
         if self._pending is None:

@@ -6,11 +6,9 @@ Heavy packages (torch, lightning, mlflow, optuna) are imported inside the comman
 
 from __future__ import annotations
 
-import signal
 import sys
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -18,10 +16,9 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from sweeps.errors import ConfigError
+from sweeps.signals import STOP
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from sweeps.config import Config
 
 # torch 2.13 deprecates LeafSpec, which pytorch-lightning 2.6.6 still builds on every fit: one
@@ -84,20 +81,6 @@ def main() -> None:
     """Keeps `sweep run X` a subcommand (typer collapses a lone command into the app)."""
 
 
-def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM takes the Ctrl-C path: the trial is marked, the parent run closed, exit 130."""
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 @app.command()
 @_exits
 def run(
@@ -108,10 +91,10 @@ def run(
     study: StudyOpt = None,
 ) -> None:
     """Run the sweep, or resume it: continues until search.n_trials trials in total."""
-    cfg = _load(config, set_, tracking_uri)
-    from sweeps.runner import run_sweep
+    with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
+        cfg = _load(config, set_, tracking_uri)
+        from sweeps.runner import run_sweep
 
-    with _sigterm_interrupts():
         summary = run_sweep(cfg, storage=storage, study_name=study, report=typer.echo)
     if summary.already_done:
         typer.echo(
@@ -157,10 +140,10 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
 @_exits
 def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = None) -> None:
     """Train once with the config's own values (no search), evaluate on test, log to MLflow."""
-    cfg = _load(config, set_, tracking_uri)
-    from sweeps.trainrun import train_once
+    with STOP.installed():
+        cfg = _load(config, set_, tracking_uri)
+        from sweeps.trainrun import train_once
 
-    with _sigterm_interrupts():
         result, run_id = train_once(cfg)
     _echo_training(cfg, result, run_id)
 
@@ -176,7 +159,7 @@ def reproduce(
 
     uri = tracking_uri or "sqlite:///mlflow.db"
     cfg, reached = logged_run(uri, run_id)
-    with _sigterm_interrupts():
+    with STOP.installed():
         result, new_id = train_once(cfg, tags={"sweep.reproduces": run_id})
     if reached is not None:
         typer.echo(f"run {run_id} reached {cfg.search.metric} = {reached:.6g}")

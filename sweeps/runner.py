@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config, with_values
 from sweeps.errors import ConfigError
+from sweeps.signals import STOP
 from sweeps.space import check_space, grid, suggest
 from sweeps.study import (
     CONFIG_ATTR,
@@ -48,15 +49,16 @@ def objective_for(
                 result = train(trial_config, Path(workdir), trial=trial, run=run)
                 _record_complete(run, result)
         except optuna.TrialPruned as err:
-            run.finish(state="PRUNED", status="KILLED", reason=str(err))
+            _close(run, report, state="PRUNED", status="KILLED", reason=str(err))
             report(f"trial {trial.number:3d} PRUNED    {err}  {_short(values)}")
             raise
         except KeyboardInterrupt:
             trial.set_user_attr(INTERRUPTED_ATTR, True)
-            run.finish(state="FAIL", status="KILLED", reason="interrupted by a signal")
+            _close(run, report, state="FAIL", status="KILLED", reason="interrupted by a signal")
             raise
         except Exception as err:
-            run.finish(state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}")
+            reason = f"{type(err).__name__}: {err}"
+            _close(run, report, state="FAIL", status="FAILED", reason=reason)
             raise
         seconds = time.perf_counter() - started
         report(
@@ -66,6 +68,14 @@ def objective_for(
         return result.best_value
 
     return objective
+
+
+def _close(run: TrialRun, report: Report, *, state: str, status: str, reason: str) -> None:
+    """End a trial's MLflow run on the way out; a logging error must not replace the cause."""
+    try:
+        run.finish(state=state, status=status, reason=reason)
+    except Exception as err:  # noqa: BLE001
+        report(f"warning: MLflow run {run.run_id} could not be closed ({err}); it stays RUNNING")
 
 
 def _record_complete(run: TrialRun, result: TrainResult) -> None:
@@ -98,6 +108,7 @@ def run_sweep(
     config = _fit_to_grid(config, report)
     datamodule = make_datamodule(config)
     check_metric(config, datamodule.spec)  # a typo in search.metric fails now, not per trial
+    STOP.check()  # stopped while loading: leave before any store is touched
     storage = storage or config.storage or DEFAULT_STORAGE
     name = study_name or config.name
     tracker = Tracker(config.tracking.uri, config.name)  # creates and migrates the store once
@@ -154,6 +165,7 @@ def _loop(
     deadline = None if config.search.timeout is None else time.monotonic() + config.search.timeout
     failures = 0
     while counted(study.get_trials(deepcopy=False)) < config.search.n_trials:
+        STOP.check()  # between trials: a Ctrl-C during the last one's bookkeeping ends here
         if deadline is not None and time.monotonic() >= deadline:
             report(f"search.timeout of {config.search.timeout}s reached")
             return

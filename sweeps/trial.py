@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ from datamodules.registry import build_datamodule
 from models.lit_module import SequenceModule
 from models.metrics import metric_names
 from models.recurrent import RecurrentNet, count_parameters
-from sweeps.callbacks import EpochCurves, MetricWatch
+from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
 from sweeps.config import Config
 from sweeps.errors import ConfigError
 
@@ -125,7 +124,7 @@ def train(
     watch = MetricWatch(metric, trial)
     # Curves first: an epoch that gets pruned still reaches MLflow before the trial ends.
     callbacks: list[pl.Callback] = [EpochCurves(run)] if run is not None else []
-    callbacks += [watch, checkpoint]
+    callbacks += [StopCheck(), watch, checkpoint]
     if config.trainer.patience is not None:
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=config.trainer.patience))
     trainer = pl.Trainer(
@@ -147,8 +146,7 @@ def train(
     except SystemExit as exc:
         # Lightning turns Ctrl-C and SIGTERM into SystemExit, which Optuna does not catch: the
         # trial would stay RUNNING. As KeyboardInterrupt, Optuna marks it FAIL and re-raises.
-        # Lightning also ignores further Ctrl-C after the first; give the user it back.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # (Lightning also set SIGINT to ignore; the CLI restores its handlers on the way out.)
         raise KeyboardInterrupt(f"training stopped by a signal ({exc})") from exc
     best = checkpoint.best_model_score
     best_value = float(best) if best is not None else math.nan
