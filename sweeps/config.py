@@ -6,12 +6,15 @@ import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sweeps.errors import ConfigError
+
+if TYPE_CHECKING:
+    from datamodules.base import SequenceDataModule
 
 
 class _Strict(BaseModel):
@@ -180,17 +183,21 @@ def validate(raw: dict[str, Any]) -> Config:
     except ValidationError as err:
         raise ConfigError(_one_line(err)) from None
     check_data_options(config.data)
+    make_datamodule(config)  # constructors check what depends on the dataset; no data loads
+    return config
+
+
+def make_datamodule(config: Config) -> SequenceDataModule:
+    """The config's datamodule, with the study seed; constructing it loads no data."""
     from datamodules.registry import build_datamodule
 
-    # Constructors check what depends on the dataset (a fixed seq_len, ranges); no data loads.
-    build_datamodule(
+    return build_datamodule(
         config.data.name,
         batch_size=config.data.batch_size,
         seq_len=config.data.seq_len,
         seed=config.seed,
         **config.data.options(),
     )
-    return config
 
 
 def check_data_options(data: DataConfig) -> None:

@@ -36,8 +36,7 @@ def data_show(
     """Sizes, shapes, splits, task kind and baselines of one dataset."""
     import yaml
 
-    from sweeps.config import parse_overrides, validate
-    from sweeps.trial import make_datamodule
+    from sweeps.config import make_datamodule, parse_overrides, validate
 
     raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
     try:

@@ -12,7 +12,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.callbacks import MissingMetricError
-from sweeps.config import Config, with_values
+from sweeps.config import Config, make_datamodule, with_values
 from sweeps.errors import ConfigError
 from sweeps.signals import STOP
 from sweeps.space import check_space, grid, suggest
@@ -28,7 +28,7 @@ from sweeps.study import (
     state_counts,
 )
 from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
-from sweeps.trial import TrainResult, baseline_metrics, check_metric, make_datamodule, train
+from sweeps.trial import TrainResult, baseline_metrics, check_metric, train
 
 Report = Callable[[str], None]
 
@@ -81,12 +81,7 @@ def _close(run: TrialRun, report: Report, *, state: str, status: str, reason: st
 def _record_complete(run: TrialRun, result: TrainResult) -> None:
     if result.checkpoint is not None:
         run.log_artifact(result.checkpoint)  # the best epoch only: ModelCheckpoint keeps top 1
-    summary = {
-        "best_value": result.best_value,
-        "n_parameters": float(result.n_parameters),
-        "best_epoch": float(result.best_epoch),
-    }
-    run.log_summary(summary, {})
+    run.log_summary(result.summary(), {})
     run.finish(state="COMPLETE", status="FINISHED")
 
 

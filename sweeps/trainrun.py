@@ -44,13 +44,7 @@ def train_once(config: Config, tags: dict[str, str] | None = None) -> tuple[Trai
     except Exception as err:
         run.finish(state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}")
         raise
-    summary = {
-        **result.test_metrics,
-        "best_value": result.best_value,
-        "n_parameters": float(result.n_parameters),
-        "best_epoch": float(result.best_epoch),
-    }
-    run.log_summary(summary, tags or {})
+    run.log_summary({**result.test_metrics, **result.summary()}, tags or {})
     run.finish(state="COMPLETE", status="FINISHED")
     return result, run.run_id
 

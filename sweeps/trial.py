@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-from datamodules.base import DataSpec, SequenceDataModule
-from datamodules.registry import build_datamodule
+from datamodules.base import DataSpec
 from models.lit_module import SequenceModule
 from models.metrics import metric_names
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
-from sweeps.config import Config
+from sweeps.config import Config, make_datamodule
 from sweeps.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,16 +38,13 @@ class TrainResult:
     checkpoint: Path | None
     test_metrics: dict[str, float]
 
-
-def make_datamodule(config: Config) -> SequenceDataModule:
-    """The config's datamodule, with the study seed."""
-    return build_datamodule(
-        config.data.name,
-        batch_size=config.data.batch_size,
-        seq_len=config.data.seq_len,
-        seed=config.seed,
-        **config.data.options(),
-    )
+    def summary(self) -> dict[str, float]:
+        """The numbers every tracked run records once training ends."""
+        return {
+            "best_value": self.best_value,
+            "n_parameters": float(self.n_parameters),
+            "best_epoch": float(self.best_epoch),
+        }
 
 
 def check_metric(config: Config, spec: DataSpec) -> None:

@@ -165,7 +165,8 @@ def test_logged_checkpoint_reproduces_the_trial_value(workdir: Path) -> None:
     import pytorch_lightning as pl
 
     from models.lit_module import SequenceModule
-    from sweeps.trial import make_datamodule, make_module
+    from sweeps.config import make_datamodule
+    from sweeps.trial import make_module
 
     raw = tiny_raw()
     raw["search"]["n_trials"] = 1
