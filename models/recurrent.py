@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from models.cells import GATES, ReferenceRecurrent, parameter_count
 from sweeps.errors import ConfigError
 
+# The fused torch kernels. Cells torch lacks (the peephole LSTM) exist only as a reference.
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+ALL_CELLS = tuple(sorted(GATES))
+IMPLS = ("fused", "reference")
 NONLINEARITIES = ("tanh", "relu")
 
 
@@ -37,8 +43,12 @@ class RecurrentNet(nn.Module):
         vocab_size: int | None = None,
         embedding_dim: int = 16,
         every_step: bool = False,
+        impl: str = "fused",
+        match_params: int | None = None,
     ) -> None:
         super().__init__()
+        if impl not in IMPLS:
+            raise ValueError(f"model.impl must be one of {list(IMPLS)}, but got {impl!r}")
         _check_options(
             n_inputs=n_inputs,
             n_outputs=n_outputs,
@@ -51,6 +61,7 @@ class RecurrentNet(nn.Module):
             embedding_dim=embedding_dim,
         )
         self.cell = cell
+        self.impl = impl if cell in CELLS else "reference"  # nothing fused to choose for others
         self.n_outputs = n_outputs
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -63,32 +74,44 @@ class RecurrentNet(nn.Module):
         if vocab_size is not None:
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
             input_size = embedding_dim
+        if match_params is not None:
+            hidden_size = self.hidden_size = matched_hidden_size(
+                match_params,
+                cell,
+                input_size,
+                n_outputs,
+                num_layers=num_layers,
+                directions=self.num_directions,
+                fixed=vocab_size * embedding_dim if vocab_size is not None else 0,
+            )
 
-        rnn_kwargs: dict[str, object] = {}
+        rnn_kwargs: dict[str, Any] = {}
         if cell == "rnn":
             rnn_kwargs["nonlinearity"] = nonlinearity
         # torch applies `dropout` only between stacked layers and warns when num_layers == 1.
-        self.rnn = CELLS[cell](
+        layer = CELLS[cell] if self.impl == "fused" else partial(ReferenceRecurrent, cell)
+        if self.impl == "fused":
+            rnn_kwargs["batch_first"] = True  # the reference is batch-first by construction
+        self.rnn: nn.Module = layer(
             input_size,
             hidden_size,
             num_layers=num_layers,
             bidirectional=bidirectional,
             dropout=dropout if num_layers > 1 else 0.0,
-            batch_first=True,
             **rnn_kwargs,
         )
         # Always regularise the top layer's output too, so one-layer models feel `dropout`.
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * self.num_directions, n_outputs)
-        if cell == "lstm":
+        if cell in ("lstm", "peephole"):
             _init_forget_bias(self.rnn, hidden_size)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Map (batch, seq_len[, n_inputs]) to (batch, n_outputs) or (batch, seq_len, n_outputs)."""
         seq_len = x.shape[1]
         inputs = self.embedding(x) if self.embedding is not None else x  # (batch, seq_len, in)
-        if lengths is None:
-            out, state = self.rnn(inputs)
+        if lengths is None or isinstance(self.rnn, ReferenceRecurrent):
+            out, state = self.rnn(inputs, lengths) if lengths is not None else self.rnn(inputs)
         else:
             # Packing keeps padding out of both directions; lengths must live on the CPU.
             packed = pack_padded_sequence(
@@ -115,7 +138,42 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def _init_forget_bias(lstm: nn.RNNBase, hidden_size: int) -> None:
+def matched_hidden_size(
+    n_params: int,
+    cell: str,
+    input_size: int,
+    n_outputs: int,
+    *,
+    num_layers: int = 1,
+    directions: int = 1,
+    fixed: int = 0,
+) -> int:
+    """The hidden_size whose network comes closest to `n_params` parameters (model.match_params).
+
+    So that "LSTM beat RNN" compares cells, not sizes: an LSTM has four weight blocks per
+    unit where an RNN has one, so at equal width it has about four times the weights.
+    """
+
+    def total(hidden: int) -> int:
+        head = hidden * directions * n_outputs + n_outputs
+        rec = parameter_count(
+            cell, input_size, hidden, num_layers=num_layers, directions=directions
+        )
+        return fixed + rec + head
+
+    if n_params < total(1):
+        raise ValueError(
+            f"model.match_params must be >= {total(1)} (a {cell} with hidden_size 1 for this "
+            f"data), but got {n_params}"
+        )
+    hidden = 1
+    while total(hidden + 1) <= n_params:
+        hidden += 1
+    above = hidden + 1  # the first size past the target may be the closer one
+    return above if total(above) - n_params < n_params - total(hidden) else hidden
+
+
+def _init_forget_bias(lstm: nn.Module, hidden_size: int) -> None:
     # A forget-gate bias of 1 keeps the cell state flowing early in training, so gradients
     # reach far-back steps before the gate has learned anything (Jozefowicz et al. 2015).
     # torch orders LSTM gates (input, forget, cell, output) and adds bias_ih + bias_hh, so the
@@ -140,8 +198,8 @@ def _check_options(
     vocab_size: int | None,
     embedding_dim: int,
 ) -> None:
-    if cell not in CELLS:
-        raise ConfigError(f"model.cell must be one of {sorted(CELLS)}, but got {cell!r}")
+    if cell not in ALL_CELLS:
+        raise ConfigError(f"model.cell must be one of {list(ALL_CELLS)}, but got {cell!r}")
     if nonlinearity not in NONLINEARITIES:
         raise ConfigError(
             f"model.nonlinearity must be one of {list(NONLINEARITIES)}, but got {nonlinearity!r}"

@@ -37,8 +37,11 @@ class DataConfig(BaseModel):
 
 
 class ModelConfig(_Strict):
-    cell: Literal["rnn", "lstm", "gru"] = "lstm"
+    cell: Literal["rnn", "lstm", "gru", "peephole"] = "lstm"
     hidden_size: int = Field(32, ge=1)
+    # fused: torch's kernels (fast); reference: models/cells.py, the gates as equations.
+    impl: Literal["fused", "reference"] = "fused"
+    match_params: int | None = Field(None, ge=1)  # set hidden_size to give about N parameters
     num_layers: int = Field(1, ge=1)
     bidirectional: bool = False
     dropout: float = Field(0.0, ge=0.0, lt=1.0)

@@ -144,7 +144,7 @@ def test_bad_model_option_names_the_field(kwargs: dict[str, Any], field: str) ->
 
 
 def test_bad_cell_lists_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"\['gru', 'lstm', 'rnn'\]"):
+    with pytest.raises(ConfigError, match=r"\['gru', 'lstm', 'peephole', 'rnn'\]"):
         RecurrentNet(FEATURES, OUTPUTS, cell="transformer")
 
 
