@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from sweeps.errors import ConfigError
+from datamodules.options import BATCH_SIZE, check_batch_size
 
 Task = Literal["regression", "classification"]
 
@@ -100,21 +100,26 @@ class SequenceDataModule(pl.LightningDataModule):
     belongs in a module-level `functools.lru_cache` function so trials in one process share it.
     """
 
-    def __init__(self, *, batch_size: int = 64, seq_len: int | None = None, seed: int = 0) -> None:
+    # The length used when data.seq_len is left out; None: the user must give one.
+    default_seq_len: int | None = None
+
+    def __init__(
+        self, *, batch_size: int = BATCH_SIZE, seq_len: int | None = None, seed: int = 0
+    ) -> None:
         super().__init__()
-        if batch_size < 1:
-            raise ConfigError(f"data.batch_size must be >= 1, but got {batch_size}")
+        check_batch_size(batch_size)
         fixed = self.fixed_seq_len()
         if fixed is not None and seq_len is not None and seq_len != fixed:
-            raise ConfigError(
+            raise ValueError(
                 f"data.seq_len is fixed at {fixed} by this dataset, but got {seq_len}; "
                 "leave data.seq_len out"
             )
-        seq_len = fixed if seq_len is None else seq_len
         if seq_len is None:
-            raise ConfigError("data.seq_len is required for this dataset; set e.g. seq_len: 50")
+            seq_len = self.default_seq_len if fixed is None else fixed
+        if seq_len is None:
+            raise ValueError("data.seq_len is required for this dataset; set e.g. seq_len: 50")
         if seq_len < 1:
-            raise ConfigError(f"data.seq_len must be >= 1, but got {seq_len}")
+            raise ValueError(f"data.seq_len must be >= 1, but got {seq_len}")
         self.batch_size = batch_size
         self.seq_len = seq_len
         self.seed = seed

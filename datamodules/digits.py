@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits  # type: ignore[import-untyped]
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from sweeps.errors import ConfigError
+from datamodules.options import BATCH_SIZE
 
 MODES = {"rows": (8, 8), "pixels": (64, 1)}  # mode -> (seq_len, features per step)
 N_CLASSES = 10
@@ -62,17 +62,17 @@ def _digit_splits(
 def _check_fractions(val_fraction: float, test_fraction: float) -> None:
     for name, frac in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 < frac < 1.0:
-            raise ConfigError(f"data.{name} must be between 0 and 1 (exclusive), but got {frac}")
+            raise ValueError(f"data.{name} must be between 0 and 1 (exclusive), but got {frac}")
     train_fraction = 1.0 - val_fraction - test_fraction
     if train_fraction <= 0.0:
-        raise ConfigError(
+        raise ValueError(
             "data.val_fraction + data.test_fraction must be < 1 to leave a training split, "
             f"but got {val_fraction} + {test_fraction}"
         )
     # A stratified split needs at least one image of every class on each side.
     smallest = min(val_fraction, test_fraction, train_fraction)
     if smallest * N_IMAGES < N_CLASSES:
-        raise ConfigError(
+        raise ValueError(
             f"data.val_fraction={val_fraction} and data.test_fraction={test_fraction} leave a "
             f"split under {N_CLASSES} of {N_IMAGES} images; each split needs one per class, "
             f"so keep every fraction >= {math.ceil(1000 * N_CLASSES / N_IMAGES) / 1000}"
@@ -94,12 +94,12 @@ class DigitsDataModule(SequenceDataModule):
         permute: bool = False,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         seq_len: int | None = None,
         seed: int = 0,
     ) -> None:
         if mode not in MODES:
-            raise ConfigError(f"unknown data.mode {mode!r}; expected one of {sorted(MODES)}")
+            raise ValueError(f"unknown data.mode {mode!r}; expected one of {sorted(MODES)}")
         self.mode = mode  # before super().__init__, which calls fixed_seq_len()
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         _check_fractions(val_fraction, test_fraction)

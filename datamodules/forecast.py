@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from datamodules.base import SequenceDataModule, Splits
+from datamodules.options import BATCH_SIZE
 from datamodules.tabular import check_window_options, column_names, window_splits
-from sweeps.errors import ConfigError
 
 READERS: dict[str, Callable[[str], pd.DataFrame]] = {
     ".csv": pd.read_csv,
@@ -34,23 +34,23 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 def read_table(path: str | None) -> pd.DataFrame:
     """Read a .csv or .parquet file once per path and modification time; returns a copy."""
     if path is None:
-        raise ConfigError("data.path is required: the .csv or .parquet file, e.g. path: data/x.csv")
+        raise ValueError("data.path is required: the .csv or .parquet file, e.g. path: data/x.csv")
     file = Path(path).expanduser()
     if file.suffix.lower() not in READERS:
-        raise ConfigError(f"data.path must end in one of {sorted(READERS)}, but got {path!r}")
+        raise ValueError(f"data.path must end in one of {sorted(READERS)}, but got {path!r}")
     try:
         stat = file.stat()
     except OSError as exc:
-        raise ConfigError(
+        raise ValueError(
             f"data.path {path!r} cannot be opened ({exc.strerror}); relative paths start at "
             f"{Path.cwd()}"
         ) from exc
     if not file.is_file():
-        raise ConfigError(f"data.path {path!r} is not a file")
+        raise ValueError(f"data.path {path!r} is not a file")
     try:
         frame = _read_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
     except (ValueError, OSError) as exc:  # parser, encoding, Arrow and permission errors
-        raise ConfigError(f"data.path {path!r} could not be read: {exc}") from exc
+        raise ValueError(f"data.path {path!r} could not be read: {exc}") from exc
     return frame.copy()  # the cached frame is shared by trials and must stay untouched
 
 
@@ -60,24 +60,24 @@ def sort_by_time(frame: pd.DataFrame, time: str | None) -> pd.DataFrame:
         return frame
     if time not in frame.columns:
         available = [str(c) for c in frame.columns]
-        raise ConfigError(f"data.time names unknown column {time!r}; available: {available}")
+        raise ValueError(f"data.time names unknown column {time!r}; available: {available}")
     column = frame[time].reset_index(drop=True)
     if not pd.api.types.is_numeric_dtype(column):
         try:
             column = pd.to_datetime(column)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(
+            raise ValueError(
                 f"data.time column {time!r} could not be parsed as dates ({exc}); use ISO dates "
                 "such as 2024-01-31 or numbers"
             ) from exc
     if column.isna().any():
-        raise ConfigError(
+        raise ValueError(
             f"data.time column {time!r} is empty in {int(column.isna().sum())} rows; every row "
             "needs a time"
         )
     repeated = column[column.duplicated()]
     if len(repeated):
-        raise ConfigError(
+        raise ValueError(
             f"data.time column {time!r} repeats {repeated.iloc[0]}; the file must hold one row "
             "per time step of a single series"
         )
@@ -89,8 +89,6 @@ class ForecastDataModule(SequenceDataModule):
     """Base of the forecasting datamodules: subclasses supply one frame, the rest is shared."""
 
     description = "forecasting"
-    # Used when seq_len is None; the config loader passes None when data.seq_len is left out.
-    default_seq_len: int | None = None
 
     def __init__(
         self,
@@ -102,16 +100,15 @@ class ForecastDataModule(SequenceDataModule):
         transform: str = "none",
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         seq_len: int | None = None,
         seed: int = 0,
     ) -> None:
-        seq_len = self.default_seq_len if seq_len is None else seq_len
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         self.target = column_names(target, "data.target")
         self.covariates = column_names(covariates, "data.covariates")
         if not self.target:
-            raise ConfigError("data.target is required: name the column(s) to forecast")
+            raise ValueError("data.target is required: name the column(s) to forecast")
         self.horizon = horizon
         self.missing = missing
         self.transform = transform
@@ -178,12 +175,12 @@ class CsvDataModule(ForecastDataModule):
         transform: str = "none",
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         seq_len: int | None = None,
         seed: int = 0,
     ) -> None:
         if path is None:
-            raise ConfigError("data.path is required: the .csv or .parquet file, e.g. path: x.csv")
+            raise ValueError("data.path is required: the .csv or .parquet file, e.g. path: x.csv")
         super().__init__(
             target=target,
             covariates=covariates,
@@ -197,7 +194,7 @@ class CsvDataModule(ForecastDataModule):
             seed=seed,
         )
         if time is not None and time in self.target + self.covariates:
-            raise ConfigError(f"data.time column {time!r} cannot also be a target or covariate")
+            raise ValueError(f"data.time column {time!r} cannot also be a target or covariate")
         self.path = path
         self.time = time
         self.description = f"{path}" + (f", ordered by {time}" if time else ", in file order")
@@ -228,7 +225,7 @@ class SunspotsDataModule(ForecastDataModule):
         horizon: int = 1,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         seq_len: int | None = None,  # None: default_seq_len
         seed: int = 0,
     ) -> None:
@@ -275,7 +272,7 @@ class MacroDataModule(ForecastDataModule):
         transform: str = "pct_change",
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         seq_len: int | None = None,  # None: default_seq_len
         seed: int = 0,
     ) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 from datamodules.base import SequenceDataModule
 from datamodules.digits import DigitsDataModule
 from datamodules.forecast import CsvDataModule, MacroDataModule, SunspotsDataModule
+from datamodules.options import BASE_OPTIONS
 from datamodules.synthetic import AddingDataModule, CopyMemoryDataModule, TemporalOrderDataModule
 from datamodules.text import CharTextDataModule
 from datamodules.ucr import UCRDataModule
-from sweeps.errors import ConfigError
 
 DATAMODULES: dict[str, type[SequenceDataModule]] = {
     "adding": AddingDataModule,
@@ -25,16 +25,13 @@ DATAMODULES: dict[str, type[SequenceDataModule]] = {
     "ucr": UCRDataModule,
 }
 
-# Keys every datamodule takes from the base class; the rest are the dataset's own options.
-BASE_OPTIONS = ("batch_size", "seq_len", "seed")
-
 
 def datamodule_class(name: str) -> type[SequenceDataModule]:
-    """The class registered under `name`, or a ConfigError listing the choices."""
+    """The class registered under `name`, or a ValueError listing the choices."""
     try:
         return DATAMODULES[name]
     except KeyError:
-        raise ConfigError(
+        raise ValueError(
             f"data.name {name!r} is unknown; expected one of {sorted(DATAMODULES)}"
         ) from None
 

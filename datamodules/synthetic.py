@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from sweeps.errors import ConfigError
+from datamodules.options import BATCH_SIZE
 
 Draw = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 XY = tuple[Tensor, Tensor]
@@ -42,7 +42,7 @@ def _draw_disjoint(draw: Draw, n: int, seed: int, held: set[bytes], hint: str) -
             return x, y
         index = torch.tensor(clash, dtype=torch.long)
         x[index], y[index] = draw(len(clash), gen)
-    raise ConfigError(
+    raise ValueError(
         f"too few distinct sequences to keep train, val and test disjoint; {hint} "
         "or lower data.n_train, data.n_val and data.n_test"
     )
@@ -66,7 +66,7 @@ def _to_splits(tensors: SplitTensors, spec: DataSpec) -> Splits:
 def _check_sizes(n_train: int, n_val: int, n_test: int) -> None:
     for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
         if n < 1:
-            raise ConfigError(f"data.{name} must be >= 1, but got {n}")
+            raise ValueError(f"data.{name} must be >= 1, but got {n}")
 
 
 # --- adding problem -------------------------------------------------------------------------
@@ -103,20 +103,22 @@ class AddingDataModule(SequenceDataModule):
     BASELINE_MSE = 1.0 / 6.0  # var(U1 + U2) with U uniform[0, 1]: 2 * 1/12
     BASELINE_MAE = 1.0 / 3.0  # E|U1 + U2 - 1| under the triangular density on [0, 2]
 
+    default_seq_len = 100
+
     def __init__(
         self,
         *,
         n_train: int = 2000,
         n_val: int = 500,
         n_test: int = 500,
-        batch_size: int = 64,
-        seq_len: int | None = 100,
+        batch_size: int = BATCH_SIZE,
+        seq_len: int | None = None,  # None: default_seq_len
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         _check_sizes(n_train, n_val, n_test)
         if self.seq_len < 2:
-            raise ConfigError(f"data.seq_len must be >= 2 for the adding task, got {self.seq_len}")
+            raise ValueError(f"data.seq_len must be >= 2 for the adding task, got {self.seq_len}")
         self.n_train, self.n_val, self.n_test = n_train, n_val, n_test
 
     def build(self) -> Splits:
@@ -175,6 +177,8 @@ class CopyMemoryDataModule(SequenceDataModule):
     the loss from shrinking toward zero as T grows.
     """
 
+    default_seq_len = 100
+
     def __init__(
         self,
         *,
@@ -184,18 +188,18 @@ class CopyMemoryDataModule(SequenceDataModule):
         n_train: int = 2000,
         n_val: int = 500,
         n_test: int = 500,
-        batch_size: int = 64,
-        seq_len: int | None = 100,
+        batch_size: int = BATCH_SIZE,
+        seq_len: int | None = None,  # None: default_seq_len
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         _check_sizes(n_train, n_val, n_test)
         if n_symbols < 2:
-            raise ConfigError(f"data.n_symbols must be >= 2, but got {n_symbols}")
+            raise ValueError(f"data.n_symbols must be >= 2, but got {n_symbols}")
         if copy_len < 1:
-            raise ConfigError(f"data.copy_len must be >= 1, but got {copy_len}")
+            raise ValueError(f"data.copy_len must be >= 1, but got {copy_len}")
         if scored not in SCORED:
-            raise ConfigError(f"unknown data.scored {scored!r}; expected one of {list(SCORED)}")
+            raise ValueError(f"unknown data.scored {scored!r}; expected one of {list(SCORED)}")
         self.n_symbols, self.copy_len, self.scored = n_symbols, copy_len, scored
         self.n_train, self.n_val, self.n_test = n_train, n_val, n_test
 
@@ -278,20 +282,22 @@ class TemporalOrderDataModule(SequenceDataModule):
     XX = 0, XY = 1, YX = 2, YY = 3; chance is ln 4 loss and 25% accuracy.
     """
 
+    default_seq_len = 100
+
     def __init__(
         self,
         *,
         n_train: int = 2000,
         n_val: int = 500,
         n_test: int = 500,
-        batch_size: int = 64,
-        seq_len: int | None = 100,
+        batch_size: int = BATCH_SIZE,
+        seq_len: int | None = None,  # None: default_seq_len
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         _check_sizes(n_train, n_val, n_test)
         if self.seq_len < MIN_TEMPORAL_ORDER_LEN:
-            raise ConfigError(
+            raise ValueError(
                 f"data.seq_len must be >= {MIN_TEMPORAL_ORDER_LEN} for temporal order "
                 f"(room for two windows), but got {self.seq_len}"
             )

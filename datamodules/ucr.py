@@ -12,7 +12,7 @@ import torch
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from sweeps.errors import ConfigError
+from datamodules.options import BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -83,18 +83,18 @@ class UCRDataModule(SequenceDataModule):
         *,
         dataset: str = "JapaneseVowels",
         val_fraction: float = 0.2,
-        batch_size: int = 64,
+        batch_size: int = BATCH_SIZE,
         seq_len: int | None = None,
         seed: int = 0,
     ) -> None:
         if dataset not in DATASETS:
-            raise ConfigError(
+            raise ValueError(
                 f"data.dataset {dataset!r} is not supported; expected one of {sorted(DATASETS)}"
             )
         self.dataset = dataset  # before super().__init__, which calls fixed_seq_len()
         super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
         if not 0 < val_fraction < 1:
-            raise ConfigError(f"data.val_fraction must be in (0, 1), but got {val_fraction}")
+            raise ValueError(f"data.val_fraction must be in (0, 1), but got {val_fraction}")
         self.val_fraction = val_fraction
         self.classes: tuple[str, ...] = ()  # label string of class i; filled by build()
 
@@ -106,7 +106,7 @@ class UCRDataModule(SequenceDataModule):
         n_classes = len(self.classes)
         n_val = math.ceil(len(labels) * self.val_fraction)
         if not n_classes <= n_val <= len(labels) - n_classes:
-            raise ConfigError(
+            raise ValueError(
                 f"data.val_fraction={self.val_fraction} gives {n_val} of {len(labels)} "
                 f"{self.dataset} training series to validation, but a stratified split needs "
                 f"{n_classes} to {len(labels) - n_classes}; choose a fraction in that range"

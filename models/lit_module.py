@@ -14,8 +14,8 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
 
 from models.metrics import eval_metrics
+from models.options import MAX_EPOCHS, OPTIMIZER, OptimizerOptions, check_max_epochs
 from models.recurrent import RecurrentNet
-from sweeps.errors import ConfigError
 
 IGNORE_INDEX = -100  # classification targets at unscored positions (shared data contract)
 TASKS = ("regression", "classification")
@@ -54,21 +54,28 @@ class SequenceModule(pl.LightningModule):
         *,
         task: str,
         every_step: bool = False,
-        optimizer: str = "adam",
-        lr: float = 1e-3,
-        weight_decay: float = 0.0,
-        momentum: float = 0.9,
-        scheduler: str = "none",
-        step_size: int = 10,
-        gamma: float = 0.5,
-        max_epochs: int = 10,
+        optimizer: str = OPTIMIZER.name,
+        lr: float = OPTIMIZER.lr,
+        weight_decay: float = OPTIMIZER.weight_decay,
+        momentum: float = OPTIMIZER.momentum,
+        scheduler: str = OPTIMIZER.scheduler,
+        step_size: int = OPTIMIZER.step_size,
+        gamma: float = OPTIMIZER.gamma,
+        max_epochs: int = MAX_EPOCHS,
         target_mean: tuple[float, ...] | None = None,
         target_std: tuple[float, ...] | None = None,
     ) -> None:
         super().__init__()
-        _check_optimizer_options(optimizer, lr, weight_decay, momentum, scheduler, step_size, gamma)
-        if max_epochs < 1:
-            raise ConfigError(f"trainer.max_epochs must be >= 1, but got {max_epochs}")
+        OptimizerOptions(
+            name=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            scheduler=scheduler,
+            step_size=step_size,
+            gamma=gamma,
+        )
+        check_max_epochs(max_epochs)
         _check_task(net, task, every_step, target_mean, target_std)
         # The net is rebuilt by the caller on load; only plain values go into the checkpoint.
         self.save_hyperparameters(ignore=["net"])
@@ -233,35 +240,6 @@ class SequenceModule(pl.LightningModule):
             if "clipped" in total:
                 metrics["clip_frac"] = total["clipped"] / total["steps"]
         self.log_dict({f"{stage}_{name}": value for name, value in metrics.items()})
-
-
-def _check_optimizer_options(
-    optimizer: str,
-    lr: float,
-    weight_decay: float,
-    momentum: float,
-    scheduler: str,
-    step_size: int,
-    gamma: float,
-) -> None:
-    if optimizer not in OPTIMIZERS:
-        raise ConfigError(
-            f"optimizer.name must be one of {sorted(OPTIMIZERS)}, but got {optimizer!r}"
-        )
-    if scheduler not in SCHEDULERS:
-        raise ConfigError(
-            f"optimizer.scheduler must be one of {sorted(SCHEDULERS)}, but got {scheduler!r}"
-        )
-    if not lr > 0:
-        raise ConfigError(f"optimizer.lr must be > 0, but got {lr}")
-    if weight_decay < 0:
-        raise ConfigError(f"optimizer.weight_decay must be >= 0, but got {weight_decay}")
-    if not 0 <= momentum < 1:
-        raise ConfigError(f"optimizer.momentum must be in [0, 1), but got {momentum}")
-    if step_size < 1:
-        raise ConfigError(f"optimizer.step_size must be >= 1, but got {step_size}")
-    if not 0 < gamma < 1:
-        raise ConfigError(f"optimizer.gamma must be in (0, 1), but got {gamma}")
 
 
 def _check_task(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-from torch import Tensor
-
-from datamodules.base import DataSpec
+if TYPE_CHECKING:  # torch stays unimported for `metric_names`, which `sweep validate` uses
+    from torch import Tensor
 
 
 def eval_metrics(
@@ -26,13 +26,18 @@ def eval_metrics(
     return metrics
 
 
-def metric_names(spec: DataSpec, stage: str = "val") -> list[str]:
-    """The names `SequenceModule` logs for this data at `stage`, as `eval_metrics` makes them."""
+def metric_names(
+    task: str, *, every_step: bool, standardised: bool, stage: str = "val"
+) -> list[str]:
+    """The names `SequenceModule` logs at `stage`, as `eval_metrics` makes them.
+
+    `standardised`: the targets were scaled, so the original-unit errors are logged too.
+    """
     names = ["loss"]
-    if spec.task == "regression":
+    if task == "regression":
         names += ["mae", "rmse"]
-        if spec.target_std is not None:
+        if standardised:
             names += ["mae_orig", "rmse_orig"]
     else:
-        names += ["acc", "bpc"] if spec.every_step else ["acc"]
+        names += ["acc", "bpc"] if every_step else ["acc"]
     return [f"{stage}_{name}" for name in names]

@@ -10,14 +10,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from models.cells import GATES, ReferenceRecurrent, parameter_count
-from sweeps.errors import ConfigError
+from models.cells import ReferenceRecurrent, parameter_count
+from models.options import NET, NetOptions
 
 # The fused torch kernels. Cells torch lacks (the peephole LSTM) exist only as a reference.
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-ALL_CELLS = tuple(sorted(GATES))
-IMPLS = ("fused", "reference")
-NONLINEARITIES = ("tanh", "relu")
 
 
 class RecurrentNet(nn.Module):
@@ -34,32 +31,31 @@ class RecurrentNet(nn.Module):
         n_inputs: int,
         n_outputs: int,
         *,
-        cell: str = "lstm",
-        hidden_size: int = 32,
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        nonlinearity: str = "tanh",
+        cell: str = NET.cell,
+        hidden_size: int = NET.hidden_size,
+        num_layers: int = NET.num_layers,
+        bidirectional: bool = NET.bidirectional,
+        dropout: float = NET.dropout,
+        nonlinearity: str = NET.nonlinearity,
         vocab_size: int | None = None,
-        embedding_dim: int = 16,
+        embedding_dim: int = NET.embedding_dim,
         every_step: bool = False,
-        impl: str = "fused",
-        match_params: int | None = None,
+        impl: str = NET.impl,
+        match_params: int | None = NET.match_params,
     ) -> None:
         super().__init__()
-        if impl not in IMPLS:
-            raise ValueError(f"model.impl must be one of {list(IMPLS)}, but got {impl!r}")
-        _check_options(
-            n_inputs=n_inputs,
-            n_outputs=n_outputs,
+        NetOptions(
             cell=cell,
             hidden_size=hidden_size,
             num_layers=num_layers,
+            bidirectional=bidirectional,
             dropout=dropout,
             nonlinearity=nonlinearity,
-            vocab_size=vocab_size,
             embedding_dim=embedding_dim,
+            impl=impl,
+            match_params=match_params,
         )
+        _check_data_sizes(n_inputs, n_outputs, vocab_size)
         self.cell = cell
         self.impl = impl if cell in CELLS else "reference"  # nothing fused to choose for others
         self.n_outputs = n_outputs
@@ -186,40 +182,11 @@ def _init_forget_bias(lstm: nn.Module, hidden_size: int) -> None:
             param.data[forget] = 0.0
 
 
-def _check_options(
-    *,
-    n_inputs: int,
-    n_outputs: int,
-    cell: str,
-    hidden_size: int,
-    num_layers: int,
-    dropout: float,
-    nonlinearity: str,
-    vocab_size: int | None,
-    embedding_dim: int,
-) -> None:
-    if cell not in ALL_CELLS:
-        raise ConfigError(f"model.cell must be one of {list(ALL_CELLS)}, but got {cell!r}")
-    if nonlinearity not in NONLINEARITIES:
-        raise ConfigError(
-            f"model.nonlinearity must be one of {list(NONLINEARITIES)}, but got {nonlinearity!r}"
-        )
-    if nonlinearity != "tanh" and cell != "rnn":
-        raise ConfigError(
-            f"model.nonlinearity={nonlinearity!r} applies only to cell 'rnn', but cell is "
-            f"{cell!r}; leave model.nonlinearity out or set it to 'tanh'"
-        )
-    if hidden_size < 1:
-        raise ConfigError(f"model.hidden_size must be >= 1, but got {hidden_size}")
-    if num_layers < 1:
-        raise ConfigError(f"model.num_layers must be >= 1, but got {num_layers}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"model.dropout must be in [0, 1), but got {dropout}")
+def _check_data_sizes(n_inputs: int, n_outputs: int, vocab_size: int | None) -> None:
+    # These come from the dataset, not the user: a bad one is a wiring bug.
     if vocab_size is not None and vocab_size < 1:
-        raise ConfigError(f"vocab_size must be >= 1 (set by the dataset), but got {vocab_size}")
-    if vocab_size is not None and embedding_dim < 1:
-        raise ConfigError(f"model.embedding_dim must be >= 1, but got {embedding_dim}")
+        raise ValueError(f"vocab_size must be >= 1 (set by the dataset), but got {vocab_size}")
     if vocab_size is None and n_inputs < 1:
-        raise ConfigError(f"n_inputs must be >= 1 (set by the dataset), but got {n_inputs}")
+        raise ValueError(f"n_inputs must be >= 1 (set by the dataset), but got {n_inputs}")
     if n_outputs < 1:
-        raise ConfigError(f"n_outputs must be >= 1 (set by the dataset), but got {n_outputs}")
+        raise ValueError(f"n_outputs must be >= 1 (set by the dataset), but got {n_outputs}")

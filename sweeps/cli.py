@@ -103,7 +103,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     from sweeps.trial import check_metric
 
     check_space(cfg)
-    check_metric(cfg, make_datamodule(cfg).spec)
+    check_metric(cfg, make_datamodule(cfg, load=True).spec)
     typer.echo(
         f"{config}: valid (study {cfg.name!r}, data {cfg.data.name!r}, "
         f"{cfg.search.n_trials} trials, metric {cfg.search.metric} {cfg.search.direction})"

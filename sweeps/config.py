@@ -9,8 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from datamodules.options import BATCH_SIZE, check_batch_size
+from models.options import (
+    MAX_EPOCHS,
+    NET,
+    OPTIMIZER,
+    NetOptions,
+    OptimizerOptions,
+    check_max_epochs,
+    known,
+)
 from sweeps.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,45 +38,69 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str
-    seq_len: int | None = None
-    batch_size: int = Field(64, ge=1)
+    seq_len: int | None = None  # None: the dataset's fixed or default length
+    batch_size: int = BATCH_SIZE
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_size(cls, value: int) -> int:
+        check_batch_size(value)
+        return value
 
     def options(self) -> dict[str, Any]:
         """The dataset-specific keys (everything but name, seq_len and batch_size)."""
         return dict(self.model_extra or {})
 
 
+# Defaults and rules of the model and optimizer live in models/options.py, once: the schema
+# checks them with the very code the constructors run, so `sweep validate` and the first trial
+# cannot disagree.
 class ModelConfig(_Strict):
-    cell: Literal["rnn", "lstm", "gru", "peephole"] = "lstm"
-    hidden_size: int = Field(32, ge=1)
-    # fused: torch's kernels (fast); reference: models/cells.py, the gates as equations.
-    impl: Literal["fused", "reference"] = "fused"
-    match_params: int | None = Field(None, ge=1)  # set hidden_size to give about N parameters
-    num_layers: int = Field(1, ge=1)
-    bidirectional: bool = False
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    nonlinearity: Literal["tanh", "relu"] = "tanh"
-    embedding_dim: int = Field(16, ge=1)
+    cell: str = NET.cell
+    hidden_size: int = NET.hidden_size
+    impl: str = NET.impl
+    match_params: int | None = NET.match_params
+    num_layers: int = NET.num_layers
+    bidirectional: bool = NET.bidirectional
+    dropout: float = NET.dropout
+    nonlinearity: str = NET.nonlinearity
+    embedding_dim: int = NET.embedding_dim
+
+    @model_validator(mode="after")
+    def _constructor_rules(self) -> ModelConfig:
+        NetOptions(**known(NetOptions, self.model_dump()))
+        return self
 
 
 class OptimizerConfig(_Strict):
-    name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    lr: float = Field(1e-3, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    grad_clip: float | None = Field(1.0, gt=0.0)  # clip the gradient norm: the exploding guard
-    scheduler: Literal["none", "cosine", "step", "plateau"] = "none"
-    step_size: int = Field(10, ge=1)
-    gamma: float = Field(0.5, gt=0.0, le=1.0)
+    name: str = OPTIMIZER.name
+    lr: float = OPTIMIZER.lr
+    weight_decay: float = OPTIMIZER.weight_decay
+    momentum: float = OPTIMIZER.momentum
+    grad_clip: float | None = OPTIMIZER.grad_clip
+    scheduler: str = OPTIMIZER.scheduler
+    step_size: int = OPTIMIZER.step_size
+    gamma: float = OPTIMIZER.gamma
+
+    @model_validator(mode="after")
+    def _constructor_rules(self) -> OptimizerConfig:
+        OptimizerOptions(**known(OptimizerOptions, self.model_dump()))
+        return self
 
 
 class TrainerConfig(_Strict):
-    max_epochs: int = Field(10, ge=1)
+    max_epochs: int = MAX_EPOCHS
     patience: int | None = Field(None, ge=1)  # early stopping on search.metric; null = off
     accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
     # Cap batches per epoch on a large corpus, so an "epoch" is a fixed amount of work.
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
+
+    @field_validator("max_epochs")
+    @classmethod
+    def _max_epochs(cls, value: int) -> int:
+        check_max_epochs(value)
+        return value
 
 
 class ParamSpec(_Strict):
@@ -171,6 +205,9 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "value_error":  # our own rules: the message names the field already
+        message = str(first["ctx"]["error"])
+        return message if not loc or message.startswith(loc) else f"{loc}: {message}"
     if first["type"] == "extra_forbidden":
         return f"{loc} is not a known key; check its spelling (unknown keys are errors)"
     if first["type"] == "missing":
@@ -190,17 +227,26 @@ def validate(raw: dict[str, Any]) -> Config:
     return config
 
 
-def make_datamodule(config: Config) -> SequenceDataModule:
-    """The config's datamodule, with the study seed; constructing it loads no data."""
+def make_datamodule(config: Config, *, load: bool = False) -> SequenceDataModule:
+    """The config's datamodule, with the study seed; `load` also builds its splits.
+
+    The datamodules raise ValueError naming the field; here that becomes a ConfigError.
+    """
     from datamodules.registry import build_datamodule
 
-    return build_datamodule(
-        config.data.name,
-        batch_size=config.data.batch_size,
-        seq_len=config.data.seq_len,
-        seed=config.seed,
-        **config.data.options(),
-    )
+    try:
+        datamodule = build_datamodule(
+            config.data.name,
+            batch_size=config.data.batch_size,
+            seq_len=config.data.seq_len,
+            seed=config.seed,
+            **config.data.options(),
+        )
+        if load:
+            datamodule.setup("fit")
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    return datamodule
 
 
 def check_data_options(data: DataConfig) -> None:
@@ -211,7 +257,10 @@ def check_data_options(data: DataConfig) -> None:
 
     from datamodules.registry import datamodule_class, dataset_options
 
-    allowed = dataset_options(data.name)
+    try:
+        allowed = dataset_options(data.name)
+    except ValueError as err:  # an unknown data.name
+        raise ConfigError(str(err)) from None
     for key in data.options():
         if key not in allowed:
             raise ConfigError(

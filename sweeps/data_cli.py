@@ -39,14 +39,9 @@ def data_show(
     from sweeps.config import make_datamodule, parse_overrides, validate
 
     raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
-    try:
-        cfg = validate({"name": "show", "data": raw})
-    except ConfigError:
-        if seq_len is not None:
-            raise
-        raw["seq_len"] = 50  # free-length data needs one; show it at a typical length
-        cfg = validate({"name": "show", "data": raw})
-    typer.echo(yaml.safe_dump({name: make_datamodule(cfg).describe()}, sort_keys=False))
+    cfg = validate({"name": "show", "data": raw})  # no --seq-len: the dataset's own default
+    shown = make_datamodule(cfg, load=True).describe()
+    typer.echo(yaml.safe_dump({name: shown}, sort_keys=False))
 
 
 @data_app.command("fetch")

@@ -101,7 +101,7 @@ def run_sweep(
     """Run (or resume) the study until search.n_trials trials have finished in total."""
     check_space(config)
     config = _fit_to_grid(config, report)
-    datamodule = make_datamodule(config)
+    datamodule = make_datamodule(config, load=True)
     check_metric(config, datamodule.spec)  # a typo in search.metric fails now, not per trial
     STOP.check()  # stopped while loading: leave before any store is touched
     storage = storage or config.storage or DEFAULT_STORAGE

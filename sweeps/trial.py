@@ -49,7 +49,9 @@ class TrainResult:
 
 def check_metric(config: Config, spec: DataSpec) -> None:
     """search.metric must be one the module logs for this data, else pruning would be blind."""
-    names = metric_names(spec)
+    names = metric_names(
+        spec.task, every_step=spec.every_step, standardised=spec.target_std is not None
+    )
     if config.search.metric not in names:
         raise ConfigError(
             f"search.metric {config.search.metric!r} is not logged for data.name="
@@ -99,8 +101,7 @@ def train(
 ) -> TrainResult:
     """Fit one model; raise TrialPruned when Optuna prunes it, KeyboardInterrupt when stopped."""
     pl.seed_everything(config.seed, verbose=False)
-    datamodule = make_datamodule(config)
-    datamodule.setup("fit")
+    datamodule = make_datamodule(config, load=True)
     check_metric(config, datamodule.spec)
     module = make_module(config, datamodule.spec)
     if run is not None:  # beside the curves, so a chart shows whether the model beats them

@@ -51,7 +51,7 @@ def _error(raw: dict[str, Any]) -> str:
         ({"data": {"name": "nope", "seq_len": 5}}, "data.name 'nope' is unknown"),
         ({"data": {"name": "adding", "seq_len": 5, "n_trian": 3}}, "data.n_trian is not an option"),
         ({"data": {"name": "adding", "seq_len": 5, "n_train": "many"}}, "data.n_train"),
-        ({"data": {"name": "adding", "seq_len": None}}, "data.seq_len is required"),
+        ({"data": {"name": "csv", "path": "x.csv", "target": "y"}}, "data.seq_len is required"),
         ({"data": {"name": "digits", "seq_len": 20}}, "data.seq_len is fixed at 8"),
         ({"tracking": {"uri": "./mlruns"}}, "tracking.uri"),
         ({"bogus": 1}, "bogus is not a known key"),

@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from datamodules.digits import DigitsDataModule, _digit_splits
-from sweeps.errors import ConfigError
 
 
 def _rows(x: Tensor) -> set[bytes]:
@@ -81,12 +80,12 @@ def test_matching_or_absent_seq_len_is_accepted(mode: str, seq_len: int | None) 
 
 @pytest.mark.parametrize(("mode", "seq_len"), [("rows", 64), ("pixels", 8), ("rows", 20)])
 def test_conflicting_seq_len_is_a_config_error(mode: str, seq_len: int) -> None:
-    with pytest.raises(ConfigError, match="data.seq_len is fixed"):
+    with pytest.raises(ValueError, match="data.seq_len is fixed"):
         DigitsDataModule(mode=mode, seq_len=seq_len)
 
 
 def test_unknown_mode_names_the_field() -> None:
-    with pytest.raises(ConfigError, match="data.mode 'columns'"):
+    with pytest.raises(ValueError, match="data.mode 'columns'"):
         DigitsDataModule(mode="columns")
 
 
@@ -102,7 +101,7 @@ def test_unknown_mode_names_the_field() -> None:
 def test_bad_fractions_name_the_field(
     val_fraction: float, test_fraction: float, field: str
 ) -> None:
-    with pytest.raises(ConfigError, match=field):
+    with pytest.raises(ValueError, match=field):
         DigitsDataModule(val_fraction=val_fraction, test_fraction=test_fraction)
 
 

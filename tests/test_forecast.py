@@ -21,7 +21,6 @@ from datamodules.forecast import (
     read_table,
 )
 from datamodules.tabular import window_splits
-from sweeps.errors import ConfigError
 
 
 def _frame(n: int = 100) -> pd.DataFrame:
@@ -185,7 +184,7 @@ def test_missing_values_interpolate_and_drop() -> None:
     assert torch.allclose(filled.train.x, plain.train.x, atol=1e-6)  # a line is restored exactly
     dropped = window_splits(frame, target="a", seq_len=2, missing="drop")
     assert len(dropped.train) == len(plain.train) - 3
-    with pytest.raises(ConfigError, match=r"data\.missing.*'a'.*3 missing.*\['drop', 'error'"):
+    with pytest.raises(ValueError, match=r"data\.missing.*'a'.*3 missing.*\['drop', 'error'"):
         window_splits(frame, target="a", seq_len=2)
 
 
@@ -211,7 +210,7 @@ def test_transforms_change_targets_only() -> None:
     # differences against train's last, the past
     assert (len(d.train), len(d.val), len(d.test)) == (28 - 1 - 3, 6, 6)
     zero = pd.DataFrame({"g": [1.0, 0.0, *range(1, 39)]})
-    with pytest.raises(ConfigError, match="data.transform 'pct_change' divides by zero"):
+    with pytest.raises(ValueError, match="data.transform 'pct_change' divides by zero"):
         window_splits(zero, target="g", seq_len=3, transform="pct_change")
 
 
@@ -266,19 +265,19 @@ def test_config_errors_name_the_field(
 ) -> None:
     path = _write(_frame(), tmp_path / "s.csv")
     kwargs: dict[str, Any] = {"path": path, "target": "a", "seq_len": 5, **options}
-    with pytest.raises(ConfigError, match=pattern):
+    with pytest.raises(ValueError, match=pattern):
         CsvDataModule(**kwargs).splits  # noqa: B018 - the error may come at build time
 
 
 def test_unreadable_file_and_repeated_times(tmp_path: Path) -> None:
     broken = tmp_path / "broken.parquet"
     broken.write_text("not parquet at all")
-    with pytest.raises(ConfigError, match=r"data\.path .*broken\.parquet' could not be read"):
+    with pytest.raises(ValueError, match=r"data\.path .*broken\.parquet' could not be read"):
         CsvDataModule(path=str(broken), target="a", seq_len=3).splits  # noqa: B018
     frame = _frame(40)
     frame["day"] = [1, 2] * 20
     path = _write(frame, tmp_path / "s.csv")
-    with pytest.raises(ConfigError, match=r"data\.time column 'day' repeats 1"):
+    with pytest.raises(ValueError, match=r"data\.time column 'day' repeats 1"):
         CsvDataModule(path=path, target="a", time="day", seq_len=3).splits  # noqa: B018
 
 
@@ -312,5 +311,5 @@ def test_macrodata_loads_multivariate_growth() -> None:
     assert s.spec.target_mean is not None and 0.3 < s.spec.target_mean[0] < 1.5  # % per quarter
     levels = MacroDataModule(target=["realgdp", "realcons"], transform="none", horizon=2)
     assert levels.splits.train.y.shape[1:] == (4,) and levels.seq_len == 8
-    with pytest.raises(ConfigError, match=r"data\.target names unknown column.*'gdp'"):
+    with pytest.raises(ValueError, match=r"data\.target names unknown column.*'gdp'"):
         MacroDataModule(target="gdp").splits  # noqa: B018

@@ -20,7 +20,6 @@ from datamodules.text import (
     extract_shakespeare,
     fetch_shakespeare,
 )
-from sweeps.errors import ConfigError
 
 
 def write(tmp_path: Path, content: str, name: str = "corpus.txt") -> str:
@@ -105,26 +104,26 @@ def test_build_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_errors_name_the_field(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="data.path .*cannot be read"):
+    with pytest.raises(ValueError, match="data.path .*cannot be read"):
         CharTextDataModule(path=str(tmp_path / "missing.txt")).splits  # noqa: B018
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("café ".encode("latin-1") * 100)
-    with pytest.raises(ConfigError, match="data.path .*not UTF-8"):
+    with pytest.raises(ValueError, match="data.path .*not UTF-8"):
         CharTextDataModule(path=str(latin1), seq_len=4).splits  # noqa: B018
     short = write(tmp_path, make_text(300))  # 15 val chars cannot hold a window of 21
-    with pytest.raises(ConfigError, match=r"data.seq_len=20 .* val part .* only 15"):
+    with pytest.raises(ValueError, match=r"data.seq_len=20 .* val part .* only 15"):
         CharTextDataModule(path=short, seq_len=20).splits  # noqa: B018
-    with pytest.raises(ConfigError, match="data.val_fraction"):
+    with pytest.raises(ValueError, match="data.val_fraction"):
         CharTextDataModule(path=short, val_fraction=0.0)
-    with pytest.raises(ConfigError, match="data.val_fraction \\+ data.test_fraction"):
+    with pytest.raises(ValueError, match="data.val_fraction \\+ data.test_fraction"):
         CharTextDataModule(path=short, val_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(ConfigError, match="data.stride"):
+    with pytest.raises(ValueError, match="data.stride"):
         CharTextDataModule(path=short, stride=0)
 
 
 def test_default_corpus_needs_a_fetch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RNN_SWEEPS_DATA", str(tmp_path))
-    with pytest.raises(ConfigError, match="not cached; run `make data` or set data.path"):
+    with pytest.raises(ValueError, match="not cached; run `make data` or set data.path"):
         CharTextDataModule(seq_len=8).splits  # noqa: B018
     write(tmp_path, make_text(1000), name="shakespeare.txt")
     assert len(CharTextDataModule(seq_len=8).splits.train) == 112  # (900 - 9) // 8 + 1

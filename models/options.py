@@ -1,0 +1,118 @@
+"""Network and optimizer options: each name, default and rule once, importable without torch.
+
+The constructors in `models/` take these as keyword arguments with these defaults and check them
+here; the config schema takes its defaults from here and runs the same checks, so a value that
+`sweep validate` accepts is one the constructors accept. Errors are `ValueError`s naming the config
+field; the sweeps layer turns them into its user-error type.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+CELL_NAMES = ("gru", "lstm", "peephole", "rnn")  # the keys of models.cells.GATES
+IMPLS = ("fused", "reference")
+NONLINEARITIES = ("tanh", "relu")
+OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULER_NAMES = ("none", "cosine", "step", "plateau")
+
+
+def _choice(field: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{field} must be one of {sorted(choices)}, but got {value!r}")
+
+
+def _finite(field: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{field} must be a finite number, but got {value}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetOptions:
+    """The `model.*` options of `RecurrentNet`, with their defaults; checked on creation."""
+
+    cell: str = "lstm"
+    hidden_size: int = 32
+    # fused: torch's kernels (fast); reference: models/cells.py, the gates as equations.
+    impl: str = "fused"
+    match_params: int | None = None  # set hidden_size to give about N parameters
+    num_layers: int = 1
+    bidirectional: bool = False
+    dropout: float = 0.0
+    nonlinearity: str = "tanh"
+    embedding_dim: int = 16
+
+    def __post_init__(self) -> None:
+        _choice("model.cell", self.cell, CELL_NAMES)
+        _choice("model.nonlinearity", self.nonlinearity, NONLINEARITIES)
+        _choice("model.impl", self.impl, IMPLS)
+        if self.match_params is not None and self.match_params < 1:
+            raise ValueError(f"model.match_params must be >= 1, but got {self.match_params}")
+        if self.nonlinearity != "tanh" and self.cell != "rnn":
+            raise ValueError(
+                f"model.nonlinearity={self.nonlinearity!r} applies only to cell 'rnn', but cell "
+                f"is {self.cell!r}; leave model.nonlinearity out or set it to 'tanh'"
+            )
+        for name in ("hidden_size", "num_layers", "embedding_dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be >= 1, but got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), but got {self.dropout}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimizerOptions:
+    """The `optimizer.*` options of `SequenceModule` (and the trainer's clip), with defaults."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd's alone: rmsprop's torch default of 0 is kept
+    grad_clip: float | None = 1.0  # clip the gradient norm: the exploding-gradient guard
+    scheduler: str = "none"
+    step_size: int = 10  # step: epochs between decays; plateau: epochs of patience
+    gamma: float = 0.5  # the decay factor: < 1, or the "decay" would grow the rate
+
+    def __post_init__(self) -> None:
+        _choice("optimizer.name", self.name, OPTIMIZER_NAMES)
+        _choice("optimizer.scheduler", self.scheduler, SCHEDULER_NAMES)
+        for name in ("lr", "weight_decay", "momentum", "gamma"):
+            _finite(f"optimizer.{name}", getattr(self, name))
+        if not self.lr > 0:
+            raise ValueError(f"optimizer.lr must be > 0, but got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"optimizer.weight_decay must be >= 0, but got {self.weight_decay}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"optimizer.momentum must be in [0, 1), but got {self.momentum}")
+        if self.grad_clip is not None and not (
+            math.isfinite(self.grad_clip) and self.grad_clip > 0
+        ):
+            raise ValueError(
+                f"optimizer.grad_clip must be > 0 and finite (or null for no clipping), "
+                f"but got {self.grad_clip}"
+            )
+        if self.step_size < 1:
+            raise ValueError(f"optimizer.step_size must be >= 1, but got {self.step_size}")
+        if not 0 < self.gamma < 1:
+            raise ValueError(f"optimizer.gamma must be in (0, 1), but got {self.gamma}")
+
+
+MAX_EPOCHS = 10
+
+
+def check_max_epochs(max_epochs: int) -> None:
+    """trainer.max_epochs: the scheduler's horizon and the training length."""
+    if max_epochs < 1:
+        raise ValueError(f"trainer.max_epochs must be >= 1, but got {max_epochs}")
+
+
+NET = NetOptions()
+OPTIMIZER = OptimizerOptions()
+
+
+def known(cls: type[NetOptions] | type[OptimizerOptions], values: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `values` that `cls` declares: the rest belong to other components."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
