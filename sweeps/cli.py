@@ -178,20 +178,17 @@ def status(
     config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
 ) -> None:
     """Counts of trials by state, and the best value so far."""
-    from sweeps.study import by_choice, state_counts
+    from sweeps.study import state_counts
+    from sweeps.summary import by_choice, format_table, study_baseline
 
     st = _open(config, study, storage)
     counts = state_counts(st)
     typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
     for state, n in sorted(counts.items()):
         typer.echo(f"  {state.lower():9s} {n}")
-    for name, choices in by_choice(st).items():
-        typer.echo(f"by {name}:")
-        for choice, rec in choices.items():
-            best = "-" if rec.best is None else f"{rec.best:.6g}"
-            typer.echo(
-                f"  {choice:10s} best {best:>12s}  complete {rec.complete}, pruned {rec.pruned}"
-            )
+    baseline = study_baseline(st.get_trials(deepcopy=False))
+    for line in format_table(by_choice(st), baseline):
+        typer.echo(line)
     _echo_best(st)
 
 

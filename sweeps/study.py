@@ -151,33 +151,6 @@ def load_existing(name: str, storage: str) -> optuna.Study:
         raise ConfigError(f"no study {name!r} in {storage}; it holds {names}") from None
 
 
-@dataclass
-class ChoiceRecord:
-    """How one value of a categorical parameter fared across the study's trials."""
-
-    best: float | None = None
-    complete: int = 0
-    pruned: int = 0
-
-
-def by_choice(study: optuna.Study) -> dict[str, dict[str, ChoiceRecord]]:
-    """Best value and counts per value of each categorical parameter (e.g. per cell)."""
-    better = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    table: dict[str, dict[str, ChoiceRecord]] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        for name, dist in t.distributions.items():
-            if not isinstance(dist, optuna.distributions.CategoricalDistribution):
-                continue
-            record = table.setdefault(name, {}).setdefault(str(t.params[name]), ChoiceRecord())
-            if t.state == TrialState.PRUNED:
-                record.pruned += 1
-                continue
-            record.complete += 1
-            assert t.value is not None
-            record.best = t.value if record.best is None else better(record.best, t.value)
-    return table
-
-
 def best_config_yaml(study: optuna.Study) -> str:
     """The full config the best trial ran with, as YAML: `sweep train` reruns it."""
     import yaml

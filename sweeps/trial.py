@@ -18,6 +18,7 @@ from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
 from sweeps.config import Config, make_datamodule
 from sweeps.errors import ConfigError
+from sweeps.summary import BASELINE_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -103,6 +104,9 @@ def train(
     pl.seed_everything(config.seed, verbose=False)
     datamodule = make_datamodule(config, load=True)
     check_metric(config, datamodule.spec)
+    baseline = datamodule.spec.baselines.get(config.search.metric)
+    if trial is not None and baseline is not None:  # for `sweep status`: who stayed at it
+        trial.set_user_attr(BASELINE_ATTR, baseline)
     module = make_module(config, datamodule.spec)
     if run is not None:  # beside the curves, so a chart shows whether the model beats them
         run.log_summary(baseline_metrics(datamodule.spec), {})

@@ -88,7 +88,7 @@ def test_run_status_best_and_train(workdir: Path) -> None:
     assert again.exit_code == 0 and "nothing to do" in again.output, again.output
     status = runner.invoke(app, ["status", "--study", "tiny", "--storage", storage])
     assert status.exit_code == 0 and "complete  3" in status.output, status.output
-    assert "by model.cell:" in status.output
+    assert "by model.cell:" in status.output and "at baseline 0.1667" in status.output
     best = runner.invoke(app, ["best", str(path), "--storage", storage, "--out", "best.yaml"])
     assert best.exit_code == 0, best.output
     trained = runner.invoke(app, ["train", "best.yaml", "--tracking-uri", uri])

@@ -57,37 +57,6 @@ def test_default_warmup_is_half_the_epochs() -> None:
     assert late.should_prune()
 
 
-def test_by_choice_tables_best_and_counts_per_cell() -> None:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution
-    from optuna.trial import TrialState, create_trial
-
-    from sweeps.study import by_choice
-
-    study = optuna.create_study(direction="minimize")
-    cells = CategoricalDistribution(["rnn", "gru"])
-    lr = FloatDistribution(1e-4, 1e-1, log=True)
-    for cell, value, state in [
-        ("rnn", 0.15, TrialState.COMPLETE),
-        ("rnn", None, TrialState.PRUNED),
-        ("gru", 0.01, TrialState.COMPLETE),
-        ("gru", 0.002, TrialState.COMPLETE),
-    ]:
-        study.add_trial(
-            create_trial(
-                state=state,
-                value=value,
-                params={"model.cell": cell, "optimizer.lr": 0.01},
-                distributions={"model.cell": cells, "optimizer.lr": lr},
-                intermediate_values={0: 0.2} if state == TrialState.PRUNED else {},
-            )
-        )
-    table = by_choice(study)
-    assert set(table) == {"model.cell"}  # only categorical parameters are tabled
-    rnn, gru = table["model.cell"]["rnn"], table["model.cell"]["gru"]
-    assert (rnn.best, rnn.complete, rnn.pruned) == (0.15, 1, 1)
-    assert (gru.best, gru.complete, gru.pruned) == (0.002, 2, 0)
-
-
 def test_resuming_with_the_other_direction_is_a_config_error(tmp_path: object) -> None:
     from pathlib import Path
 

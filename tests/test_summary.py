@@ -1,0 +1,88 @@
+"""Per-cell statistics: pruned trials count by their last value, and who stayed at baseline."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from sweeps.summary import BASELINE_ATTR, at_baseline, by_choice, format_table, trial_value
+
+CELLS = CategoricalDistribution(["rnn", "gru"])
+LR = FloatDistribution(1e-4, 1e-1, log=True)
+BASELINE = 1 / 6
+
+
+def _study(rows: list[tuple[str, TrialState, float | None, dict[int, float]]]) -> optuna.Study:
+    study = optuna.create_study(direction="minimize")
+    for cell, state, value, curve in rows:
+        study.add_trial(
+            create_trial(
+                state=state,
+                value=value,
+                params={"model.cell": cell, "optimizer.lr": 0.01},
+                distributions={"model.cell": CELLS, "optimizer.lr": LR},
+                intermediate_values=curve,
+                user_attrs={BASELINE_ATTR: BASELINE},
+            )
+        )
+    return study
+
+
+def test_pruned_trials_count_by_their_last_value() -> None:
+    study = _study(
+        [
+            ("rnn", TrialState.COMPLETE, 0.15, {0: 0.17, 1: 0.15}),
+            ("rnn", TrialState.PRUNED, None, {0: 0.2, 1: 0.165}),
+            ("rnn", TrialState.PRUNED, None, {0: 0.17, 1: 0.16, 2: 0.168}),
+            ("gru", TrialState.COMPLETE, 0.01, {0: 0.1, 1: 0.01}),
+            ("gru", TrialState.COMPLETE, 0.002, {0: 0.1, 1: 0.002}),
+            ("gru", TrialState.PRUNED, None, {0: 0.166}),
+        ]
+    )
+    table = by_choice(study)
+    assert set(table) == {"model.cell"}  # only categorical parameters are tabled
+    rnn, gru = table["model.cell"]["rnn"], table["model.cell"]["gru"]
+    assert (rnn.trials, rnn.complete, rnn.pruned) == (3, 1, 2)
+    assert rnn.best == 0.15 and rnn.median == 0.165  # the pruned 0.165 and 0.168 count
+    assert rnn.at_baseline == 3  # 0.15 is within 10% of 0.1667
+    assert (gru.trials, gru.best, gru.median, gru.at_baseline) == (3, 0.002, 0.01, 1)
+    lines = format_table(table, BASELINE)
+    assert lines[0] == "by model.cell:" and "0.1667" in lines[1]
+    assert any(line.split()[:5] == ["rnn", "3", "0.15", "0.165", "3"] for line in lines), lines
+
+
+def test_a_fixed_cell_is_tabled_from_the_trial_config() -> None:
+    study = optuna.create_study()
+    study.add_trial(
+        create_trial(
+            value=0.1,
+            params={"optimizer.lr": 0.01},
+            distributions={"optimizer.lr": LR},
+            user_attrs={"config": {"model": {"cell": "lstm"}}},
+        )
+    )
+    assert by_choice(study)["model.cell"]["lstm"].trials == 1
+
+
+def test_without_a_baseline_the_column_is_unknown_not_zero() -> None:
+    study = optuna.create_study()
+    study.add_trial(
+        create_trial(value=0.1, params={"model.cell": "rnn"}, distributions={"model.cell": CELLS})
+    )
+    assert by_choice(study)["model.cell"]["rnn"].at_baseline is None
+
+
+def test_at_baseline_follows_the_direction() -> None:
+    assert at_baseline(0.155, BASELINE, maximize=False)
+    assert not at_baseline(0.14, BASELINE, maximize=False)
+    assert at_baseline(0.26, 0.25, maximize=True) and not at_baseline(0.9, 0.25, maximize=True)
+    assert at_baseline(math.nan, BASELINE, maximize=False)  # diverged never beat it
+
+
+def test_trial_value_of_a_failed_or_silent_trial_is_none() -> None:
+    failed = create_trial(state=TrialState.FAIL)
+    pruned_early = create_trial(state=TrialState.PRUNED)
+    assert trial_value(failed) is None and trial_value(pruned_early) is None
