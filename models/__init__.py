@@ -1,7 +1,26 @@
-"""What learns: the plain recurrent network and its Lightning wrapper."""
+"""What learns: the plain recurrent network and its Lightning wrapper.
 
-from models.lit_module import OPTIMIZERS, SCHEDULERS, SequenceModule
-from models.recurrent import CELLS, RecurrentNet, count_parameters
+The names below are imported on first use (PEP 562), so `models.options` and `models.metrics`
+stay importable without torch or Lightning: `sweep validate` reads them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.lit_module import OPTIMIZERS, SCHEDULERS, SequenceModule
+    from models.recurrent import CELLS, RecurrentNet, count_parameters
+
+_HOMES = {
+    "OPTIMIZERS": "models.lit_module",
+    "SCHEDULERS": "models.lit_module",
+    "SequenceModule": "models.lit_module",
+    "CELLS": "models.recurrent",
+    "RecurrentNet": "models.recurrent",
+    "count_parameters": "models.recurrent",
+}
 
 __all__ = [
     "CELLS",
@@ -11,3 +30,9 @@ __all__ = [
     "SequenceModule",
     "count_parameters",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -21,7 +21,8 @@ SCHEDULER_NAMES = ("none", "cosine", "step", "plateau")
 
 def _choice(field: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{field} must be one of {sorted(choices)}, but got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+        raise ValueError(f"{field} must be one of {sorted(choices)}, but got {shown}")
 
 
 def _finite(field: str, value: float) -> None:

@@ -99,10 +99,12 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check the config and print its search space; exit 0 if valid, 2 if not."""
     cfg = _load(config, set_)
     from sweeps.config import make_datamodule
+    from sweeps.preflight import check_accelerator
     from sweeps.space import check_space
     from sweeps.trial import check_metric
 
     check_space(cfg)
+    check_accelerator(cfg)
     check_metric(cfg, make_datamodule(cfg, load=True).spec)
     typer.echo(
         f"{config}: valid (study {cfg.name!r}, data {cfg.data.name!r}, "

@@ -22,20 +22,22 @@ from models.options import (
     known,
 )
 from sweeps.errors import ConfigError
+from sweeps.loader import clip, parse_yaml, read_yaml
 
 if TYPE_CHECKING:
     from datamodules.base import SequenceDataModule
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # inf and nan are refused everywhere: `lr: .inf` or `high: .inf` only fail later, per trial.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DataConfig(BaseModel):
     """`name`, `seq_len`, `batch_size`; any other key is an option of the named datamodule."""
 
     # Extra keys are the dataset's own options, checked against its constructor's signature.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
     name: str
     seq_len: int | None = None  # None: the dataset's fixed or default length
@@ -197,8 +199,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, e.g. optimizer.lr=0.01, but got {pair!r}")
-        out[key.strip()] = yaml.safe_load(text)
+            raise ConfigError(
+                f"--set expects key=value, e.g. optimizer.lr=0.01, but got {clip(pair)}"
+            )
+        out[key.strip()] = parse_yaml(text, f"--set {clip(key.strip())}")
     return out
 
 
@@ -213,7 +217,7 @@ def _one_line(err: ValidationError) -> str:
     if first["type"] == "missing":
         return f"{loc} is required"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{loc}: {first['msg']}, but got {first.get('input')!r}{more}"
+    return f"{loc}: {first['msg']}, but got {clip(first.get('input'))}{more}"
 
 
 def validate(raw: dict[str, Any]) -> Config:
@@ -269,7 +273,8 @@ def check_data_options(data: DataConfig) -> None:
             )
     hints = get_type_hints(datamodule_class(data.name).__init__)
     fields: dict[str, Any] = {k: (hints.get(k, Any), p.default) for k, p in allowed.items()}
-    schema = create_model("DataOptions", __config__=ConfigDict(extra="forbid"), **fields)
+    options = ConfigDict(extra="forbid", allow_inf_nan=False)
+    schema = create_model("DataOptions", __config__=options, **fields)
     try:
         schema.model_validate(data.options())
     except ValidationError as err:
@@ -279,12 +284,7 @@ def check_data_options(data: DataConfig) -> None:
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
     """Read a YAML config, apply `--set` overrides, and validate it."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping of sections (name, data, model, ...)")
     for key, value in (overrides or {}).items():

@@ -1,0 +1,129 @@
+"""Configs as an attacker or a tired user writes them: each refused at once, in one short line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CONFIGS, tiny_raw, write_config
+from typer.testing import CliRunner
+
+from sweeps.cli import app
+from sweeps.config import load_config, parse_overrides, validate
+from sweeps.errors import ConfigError
+from sweeps.loader import MAX_BYTES, MAX_NODES
+from sweeps.space import check_space
+
+runner = CliRunner()
+
+
+def _refused(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        check_space(load_config(path))
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400, message
+    return message
+
+
+def test_a_repeated_key_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("name: first\ndata: {name: adding, seq_len: 10}\nname: second\n")
+    message = _refused(path)
+    assert "dup.yaml:3" in message and "'name'" in message and "line 1" in message
+
+
+def test_a_repeated_nested_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("name: a\ndata:\n  name: adding\n  seq_len: 10\n  seq_len: 20\n")
+    assert "dup.yaml:5: key 'seq_len' is given twice (first on line 4)" in _refused(path)
+
+
+def test_merge_keys_still_override(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        "base: &m {cell: lstm, hidden_size: 8}\n"
+        "name: a\ndata: {name: adding, seq_len: 10}\nmodel: {<<: *m, hidden_size: 16}\n"
+    )
+    with pytest.raises(ConfigError, match="base is not a known key"):
+        load_config(path)  # the merge itself loaded; only the unknown anchor holder is refused
+
+
+def test_a_syntax_error_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: a\ndata: {name: adding\n  seq_len: 10\n")
+    assert "bad.yaml:3:10: not valid YAML" in _refused(path)
+
+
+def test_an_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    previous = "a"
+    for name in "bcdefghi":  # 9 ** 9 = 387 million strings once expanded
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+        previous = name
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size < 400
+    assert f"more than {MAX_NODES} values" in _refused(path)
+
+
+def test_an_oversized_config_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text("name: a\ndata: {name: adding}\nnote: '" + "x" * MAX_BYTES + "'\n")
+    assert "larger than" in _refused(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"optimizer": {"lr": float("inf")}}, "optimizer.lr"),
+        ({"optimizer": {"lr": float("nan")}}, "optimizer.lr"),
+        ({"model": {"dropout": float("nan")}}, "model.dropout"),
+        ({"search": {"timeout": float("inf")}}, "search.timeout"),
+        ({"data": {"name": "digits", "val_fraction": float("nan")}}, "data.val_fraction"),
+    ],
+)
+def test_inf_and_nan_are_refused(change: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        validate(tiny_raw(**change))
+
+
+@pytest.mark.parametrize("bound", ["low", "high"])
+def test_infinite_search_bounds_are_refused(bound: str) -> None:
+    raw = tiny_raw()
+    raw["search"]["space"]["optimizer.lr"][bound] = float("inf")
+    with pytest.raises(ConfigError, match=f"search.space.optimizer.lr.{bound}"):
+        check_space(validate(raw))
+
+
+def test_no_error_echoes_more_than_a_line_of_input(tmp_path: Path) -> None:
+    path = write_config(tmp_path, tiny_raw(model={"cell": "q" * 100_000}))
+    message = _refused(path)
+    assert "model.cell" in message and message.count("q") < 200
+
+
+def test_a_long_override_is_clipped() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_overrides(["x" * 10_000])
+    assert len(str(info.value)) < 200
+
+
+def test_validate_refuses_a_gpu_this_machine_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    path = write_config(tmp_path, tiny_raw(trainer={"max_epochs": 1, "accelerator": "gpu"}))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "trainer.accelerator is 'gpu'" in result.output
+
+
+def test_validate_refuses_a_constructor_only_rule() -> None:
+    result = runner.invoke(
+        app, ["validate", str(CONFIGS / "quickstart.yaml"), "--set", "optimizer.gamma=1.0"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "optimizer.gamma must be in (0, 1)" in result.output
