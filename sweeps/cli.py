@@ -16,6 +16,7 @@ import typer
 from sweeps.data_cli import data_app
 from sweeps.errors import ConfigError
 from sweeps.exits import exits
+from sweeps.secrets import redact
 from sweeps.signals import STOP
 
 if TYPE_CHECKING:
@@ -38,11 +39,19 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a dotted config key: --set optimizer.lr=0.01"),
 ]
+# From the environment too, so no password sits in a shell history or a config: e.g.
+# SWEEP_STORAGE=postgresql+psycopg://user@host/db with PGPASSWORD or ~/.pgpass for the password.
 StorageOpt = Annotated[
-    str | None, typer.Option(help="Optuna storage URL (sqlite:///..., postgresql://...).")
+    str | None,
+    typer.Option(
+        help="Optuna storage URL (sqlite:///..., postgresql+psycopg://user@host/db).",
+        envvar="SWEEP_STORAGE",
+    ),
 ]
 StudyOpt = Annotated[str | None, typer.Option(help="Study name; defaults to the config's name.")]
-TrackingOpt = Annotated[str | None, typer.Option(help="MLflow tracking URI.")]
+TrackingOpt = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI.", envvar="MLFLOW_TRACKING_URI")
+]
 
 
 def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
@@ -86,9 +95,9 @@ def run(
         baseline = summary.baselines.get(metric)
         versus = f" (baseline {baseline:.6g})" if baseline is not None else ""
         typer.echo(f"best {metric} = {summary.best_value:.6g}{versus} with {summary.best_params}")
-    typer.echo(f"optuna storage: {summary.storage}")
+    typer.echo(f"optuna storage: {redact(summary.storage)}")
     typer.echo(
-        f"mlflow: {summary.tracking_uri}, experiment {cfg.name!r}, parent run "
+        f"mlflow: {redact(summary.tracking_uri)}, experiment {cfg.name!r}, parent run "
         f"{summary.parent_run_id}; browse with `sweep ui`"
     )
 
@@ -154,7 +163,7 @@ def _echo_training(cfg: Config, result: Any, run_id: str) -> None:
     )
     for key, value in sorted(result.test_metrics.items()):
         typer.echo(f"  {key} = {value:.6g}")
-    typer.echo(f"mlflow run {run_id} in experiment {cfg.name!r} at {cfg.tracking.uri}")
+    typer.echo(f"mlflow run {run_id} in experiment {cfg.name!r} at {redact(cfg.tracking.uri)}")
 
 
 def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
@@ -244,7 +253,7 @@ def ui(
 
     uri = tracking_uri or (_load(config, None).tracking.uri if config else "sqlite:///mlflow.db")
     if not uri.startswith("sqlite:///"):
-        typer.echo(f"{uri} is a tracking server: open it in a browser")
+        typer.echo(f"{redact(uri)} is a tracking server: open it in a browser")
         return
     cmd = [
         sys.executable,

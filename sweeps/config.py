@@ -23,6 +23,7 @@ from models.options import (
 )
 from sweeps.errors import ConfigError
 from sweeps.loader import clip, parse_yaml, read_yaml
+from sweeps.secrets import redact
 
 if TYPE_CHECKING:
     from datamodules.base import SequenceDataModule
@@ -167,13 +168,22 @@ class Config(_Strict):
     storage: str | None = None  # Optuna RDB URL; null = sqlite:///optuna.db here
     tracking: TrackingConfig = TrackingConfig()
 
+    def public(self) -> dict[str, Any]:
+        """The config as plain data with URL passwords masked: what is stored, logged, shown."""
+        data = self.model_dump(mode="json")
+        if data["storage"] is not None:
+            data["storage"] = redact(data["storage"])
+        data["tracking"]["uri"] = redact(data["tracking"]["uri"])
+        return data
+
     def digest(self) -> str:
         """A short hash of the resolved config, to tell runs of different configs apart."""
-        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        canon = json.dumps(self.public(), sort_keys=True)
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        """The config as YAML, passwords masked: the config.yaml every run carries."""
+        return yaml.safe_dump(self.public(), sort_keys=False)
 
 
 def set_dotted(raw: dict[str, Any], path: str, value: Any) -> None:

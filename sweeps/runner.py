@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config, make_datamodule, with_values
 from sweeps.errors import ConfigError
+from sweeps.secrets import redact
 from sweeps.signals import STOP
 from sweeps.space import check_space, grid, suggest
 from sweeps.study import (
@@ -41,7 +42,7 @@ def objective_for(
     def objective(trial: optuna.Trial) -> float:
         values = suggest(trial, config.search.space)
         trial_config = with_values(config, values)
-        trial.set_user_attr(CONFIG_ATTR, trial_config.model_dump(mode="json"))
+        trial.set_user_attr(CONFIG_ATTR, trial_config.public())  # passwords masked
         run = tracker.start_trial(parent_id, trial, values, trial_config)
         started = time.perf_counter()
         try:
@@ -118,7 +119,8 @@ def run_sweep(
             study, storage, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True
         )
     report(
-        f"study {name!r} in {storage}; MLflow experiment {config.name!r} at {tracker.uri}; "
+        f"study {name!r} in {redact(storage)}; MLflow experiment {config.name!r} at "
+        f"{redact(tracker.uri)}; "
         f"{config.search.metric} ({config.search.direction}), {config.search.n_trials} trials"
     )
     if done_before:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
+from sweeps.secrets import redact
+
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
@@ -73,7 +75,7 @@ class Tracker:
             return str(run_id)
         tags = {
             "sweep.study": study.study_name,
-            "sweep.storage": storage,
+            "sweep.storage": redact(storage),
             "sweep.config_hash": config.digest(),
             "sweep.data": config.data.name,
             **{f"version.{k}": v for k, v in package_versions().items()},

@@ -32,7 +32,8 @@ def train_once(config: Config, tags: dict[str, str] | None = None) -> tuple[Trai
     """Train, test the best checkpoint, and log it all to one MLflow run; returns its id."""
     tracker = Tracker(config.tracking.uri, config.name)
     run = tracker.start_single(config)
-    run.log_params(_flatten(config.model_dump(mode="json", exclude={"search", "tracking"})))
+    public = {k: v for k, v in config.public().items() if k not in ("search", "tracking")}
+    run.log_params(_flatten(public))
     try:
         with tempfile.TemporaryDirectory(prefix="sweep-train-") as workdir:
             result = train(config, Path(workdir), run=run, test=True)
