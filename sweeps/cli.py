@@ -148,9 +148,9 @@ def reproduce(
     from sweeps.trainrun import logged_run, train_once
 
     uri = tracking_uri or "sqlite:///mlflow.db"
-    cfg, reached = logged_run(uri, run_id)
+    cfg, reached, logged = logged_run(uri, run_id)
     with STOP.installed():
-        result, new_id = train_once(cfg, tags={"sweep.reproduces": run_id})
+        result, new_id = train_once(cfg, reproduces=logged)
     if reached is not None:
         typer.echo(f"run {run_id} reached {cfg.search.metric} = {reached:.6g}")
     _echo_training(cfg, result, new_id)
@@ -170,7 +170,7 @@ def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
     """Load an existing study named by a config or by --study and --storage."""
     from sweeps.study import DEFAULT_STORAGE, load_existing
 
-    cfg = _load(config, None) if config is not None else None
+    cfg = _shallow(config) if config is not None else None
     name = study or (cfg.name if cfg else None)
     if name is None:
         raise ConfigError("give a CONFIG, or --study NAME (and --storage URL)")
@@ -239,6 +239,34 @@ def best(
         except OSError as err:
             raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
         typer.echo(f"wrote {out}; rerun it with `sweep train {out}`")
+
+
+def _shallow(config: Path) -> Config:
+    """The schema checked, no datamodule built: commands that read a study need no torch."""
+    from sweeps.config import load_config
+
+    return load_config(config, check_data=False)
+
+
+@app.command()
+@exits
+def report(
+    config: OptionalConfig = None,
+    study: StudyOpt = None,
+    storage: StorageOpt = None,
+    tracking_uri: TrackingOpt = None,
+    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
+) -> None:
+    """Write one self-contained HTML report of a study: it only reads, and opens offline."""
+    from sweeps.report import read_client, write_report
+
+    st = _open(config, study, storage)
+    uri = tracking_uri or (_shallow(config).tracking.uri if config else "sqlite:///mlflow.db")
+    try:
+        write_report(st, out, read_client(uri))
+    except OSError as err:
+        raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
+    typer.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB); open it in any browser")
 
 
 @app.command()

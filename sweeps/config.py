@@ -230,12 +230,18 @@ def _one_line(err: ValidationError) -> str:
     return f"{loc}: {first['msg']}, but got {clip(first.get('input'))}{more}"
 
 
-def validate(raw: dict[str, Any]) -> Config:
-    """Validate a raw dict into a Config, checking data options against the datamodule."""
+def validate(raw: dict[str, Any], *, check_data: bool = True) -> Config:
+    """Validate a raw dict into a Config, checking data options against the datamodule.
+
+    `check_data=False` checks the schema only, without importing a datamodule (and torch):
+    enough for commands that only read a study, such as `sweep report`.
+    """
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_one_line(err)) from None
+    if not check_data:
+        return config
     check_data_options(config.data)
     make_datamodule(config)  # constructors check what depends on the dataset; no data loads
     return config
@@ -291,7 +297,9 @@ def check_data_options(data: DataConfig) -> None:
         raise ConfigError("data." + _one_line(err)) from None
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | Path, overrides: dict[str, Any] | None = None, *, check_data: bool = True
+) -> Config:
     """Read a YAML config, apply `--set` overrides, and validate it."""
     path = Path(path)
     raw = read_yaml(path)
@@ -299,7 +307,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         raise ConfigError(f"{path} must hold a mapping of sections (name, data, model, ...)")
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value)
-    return validate(raw)
+    return validate(raw, check_data=check_data)
 
 
 def with_values(config: Config, values: dict[str, Any]) -> Config:

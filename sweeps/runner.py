@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config, make_datamodule, with_values
 from sweeps.errors import ConfigError
+from sweeps.leaderboard import Leaderboard
 from sweeps.secrets import redact
 from sweeps.signals import STOP
 from sweeps.space import check_space, grid, suggest
@@ -29,7 +30,7 @@ from sweeps.study import (
     state_counts,
 )
 from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
-from sweeps.trial import TrainResult, baseline_metrics, check_metric, train
+from sweeps.trial import TrainResult, baseline_tags, check_metric, train
 
 Report = Callable[[str], None]
 
@@ -48,7 +49,7 @@ def objective_for(
         try:
             with tempfile.TemporaryDirectory(prefix="sweep-trial-") as workdir:
                 result = train(trial_config, Path(workdir), trial=trial, run=run)
-                _record_complete(run, result)
+                _record_complete(run, result, config.search.metric)
         except optuna.TrialPruned as err:
             _close(run, report, state="PRUNED", status="KILLED", reason=str(err))
             report(f"trial {trial.number:3d} PRUNED    {err}  {_short(values)}")
@@ -79,10 +80,10 @@ def _close(run: TrialRun, report: Report, *, state: str, status: str, reason: st
         report(f"warning: MLflow run {run.run_id} could not be closed ({err}); it stays RUNNING")
 
 
-def _record_complete(run: TrialRun, result: TrainResult) -> None:
+def _record_complete(run: TrialRun, result: TrainResult, metric: str) -> None:
     if result.checkpoint is not None:
         run.log_artifact(result.checkpoint)  # the best epoch only: ModelCheckpoint keeps top 1
-    run.log_summary(result.summary(), {})
+    run.log_summary(result.summary(metric), {})
     run.finish(state="COMPLETE", status="FINISHED")
 
 
@@ -111,7 +112,9 @@ def run_sweep(
     study = open_study(config, storage, name, on_stale=tracker.close_stale)
     done_before = counted(study.get_trials(deepcopy=False))
     parent_id = tracker.open_parent(study, config, storage)
-    TrialRun(tracker.client, parent_id).log_summary(baseline_metrics(datamodule.spec), {})
+    TrialRun(tracker.client, parent_id).log_summary({}, baseline_tags(datamodule.spec))
+    board = Leaderboard(tracker.client, tracker.experiment_id, parent_id, config.search.metric)
+    board(study)  # the parent's description holds the answer from the start
     started = time.perf_counter()
     if done_before >= config.search.n_trials:
         tracker.close_parent(parent_id, study, status="FINISHED")
@@ -130,16 +133,28 @@ def run_sweep(
         report(f"re-running interrupted trials {requeued} with their params")
     status = "FAILED"
     try:
-        _loop(study, config, objective_for(config, tracker, parent_id, report), report)
+        _loop(study, config, objective_for(config, tracker, parent_id, report), report, board)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
+        if status != "KILLED":  # stopping: no new work after a signal
+            _attach_report(tracker, parent_id, study, report)
         tracker.close_parent(parent_id, study, status=status)
     return _summary(
         study, storage, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
     )
+
+
+def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Report) -> None:
+    """The offline report on the parent run; a failure to write it must not fail the sweep."""
+    from sweeps.report import attach
+
+    try:
+        attach(tracker.client, parent_id, study)
+    except Exception as err:  # noqa: BLE001
+        report(f"warning: report.html could not be attached to the parent run ({err})")
 
 
 def _fit_to_grid(config: Config, report: Report) -> Config:
@@ -156,7 +171,11 @@ def _fit_to_grid(config: Config, report: Report) -> Config:
 
 
 def _loop(
-    study: optuna.Study, config: Config, objective: Callable[[optuna.Trial], float], report: Report
+    study: optuna.Study,
+    config: Config,
+    objective: Callable[[optuna.Trial], float],
+    report: Report,
+    board: Leaderboard,
 ) -> None:
     """One trial per optimize call, so the loop owns the total count, timeout and failures."""
     deadline = None if config.search.timeout is None else time.monotonic() + config.search.timeout
@@ -167,7 +186,7 @@ def _loop(
             report(f"search.timeout of {config.search.timeout}s reached")
             return
         try:
-            study.optimize(objective, n_trials=1)
+            study.optimize(objective, n_trials=1, callbacks=[board])
             failures = 0
         except (ConfigError, MissingMetricError):
             raise  # the config is wrong for every trial: stop now

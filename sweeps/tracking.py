@@ -19,12 +19,24 @@ from sweeps.secrets import redact
 
 if TYPE_CHECKING:
     import optuna
+    from mlflow.entities import Run
     from optuna.trial import FrozenTrial
 
     from sweeps.config import Config
 
 PARENT_ATTR = "mlflow_parent_run_id"  # study user attribute -> the parent run
 RUN_ATTR = "mlflow_run_id"  # trial user attribute -> the trial's run
+NOTE_TAG = "mlflow.note.content"  # markdown that MLflow's UI shows as a description
+# MLflow 3's UI opens an experiment without this tag in its GenAI mode (traces, no runs).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+KIND_TAG = "sweep.kind"  # sweep (the parent), trial, train or reproduce
+
+
+def curve_name(metric: str) -> str:
+    """The per-epoch curve of the searched metric; its own name holds the best value."""
+    return f"{metric}_curve"
+
+
 PACKAGES = ("rnn-sweeps", "torch", "pytorch-lightning", "optuna", "mlflow")
 
 
@@ -62,10 +74,13 @@ class Tracker:
         found = self.client.get_experiment_by_name(experiment)
         if found is None:
             self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=_artifact_root(uri)
+                experiment, artifact_location=_artifact_root(uri), tags=EXPERIMENT_KIND
             )
         else:
             self.experiment_id = found.experiment_id
+            for key, value in EXPERIMENT_KIND.items():
+                if found.tags.get(key) != value:
+                    self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def open_parent(self, study: optuna.Study, config: Config, storage: str) -> str:
         """The study's parent run: reopened on resume, created (and linked) the first time."""
@@ -78,6 +93,7 @@ class Tracker:
             "sweep.storage": redact(storage),
             "sweep.config_hash": config.digest(),
             "sweep.data": config.data.name,
+            KIND_TAG: "sweep",
             **{f"version.{k}": v for k, v in package_versions().items()},
         }
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=study.study_name)
@@ -87,13 +103,16 @@ class Tracker:
         return str(run_id)
 
     def close_parent(self, run_id: str, study: optuna.Study, *, status: str) -> None:
-        """Record the best value and params so far, and end the parent run."""
-        completed = [t for t in study.get_trials(deepcopy=False) if t.value is not None]
-        if completed:
+        """Tag the best trial and its params so far, and end the parent run.
+
+        The best value itself is logged once per finished trial by the leaderboard, so a
+        resume that runs nothing adds nothing.
+        """
+        completed = [t for t in study.get_trials(deepcopy=False) if t.values is not None]
+        if completed and len(study.directions) == 1:
             best = study.best_trial
             self.client.log_batch(
                 run_id,
-                metrics=[_metric("best_value", float(best.value or 0.0), len(study.trials))],
                 tags=[
                     RunTag("best.trial_number", str(best.number)),
                     RunTag("best.run_id", str(best.user_attrs.get(RUN_ATTR, ""))),
@@ -119,24 +138,28 @@ class Tracker:
             "optuna.study": trial.study.study_name,
             "optuna.state": "RUNNING",
             "sweep.config_hash": config.digest(),
+            KIND_TAG: "trial",
         }
         run = self.client.create_run(
             self.experiment_id, tags=tags, run_name=f"trial-{trial.number}"
         )
-        child = TrialRun(self.client, run.info.run_id)
+        child = TrialRun(self.client, run.info.run_id, config.search.metric)
         child.log_params(params)
         self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
         trial.set_user_attr(RUN_ATTR, child.run_id)
         return child
 
-    def start_single(self, config: Config) -> TrialRun:
-        """A run for `sweep train`: no study, the whole config as params."""
-        run = self.client.create_run(
-            self.experiment_id,
-            tags={"sweep.kind": "train", "sweep.config_hash": config.digest()},
-            run_name=f"train-{config.digest()[:6]}",
-        )
-        child = TrialRun(self.client, run.info.run_id)
+    def start_single(self, config: Config, reproduces: Run | None = None) -> TrialRun:
+        """A run for `sweep train`, or `sweep reproduce` of a logged run: no study."""
+        tags = {KIND_TAG: "train", "sweep.config_hash": config.digest()}
+        name = f"train-{config.digest()[:6]}"
+        if reproduces is not None:  # named after what it reproduces: trial-13, train-ef3b4e
+            tags |= {KIND_TAG: "reproduce", "sweep.reproduces": reproduces.info.run_id}
+            name = f"reproduce-{reproduces.info.run_name}"
+            if "optuna.study" in reproduces.data.tags:
+                name += f"-of-{reproduces.data.tags['optuna.study']}"
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
+        child = TrialRun(self.client, run.info.run_id, config.search.metric)
         self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
         return child
 
@@ -148,17 +171,19 @@ def _metric(key: str, value: float, step: int) -> Metric:
 class TrialRun:
     """One run's logging surface, as the training loop and the objective see it."""
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    def __init__(self, client: MlflowClient, run_id: str, metric: str | None = None) -> None:
         self.client = client
         self.run_id = run_id
+        self.metric = metric  # the searched metric: its curve is logged as curve_name(metric)
 
     def log_params(self, params: dict[str, Any]) -> None:
         if params:
             self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
+        renamed = {curve_name(k) if k == self.metric else k: v for k, v in metrics.items()}
         self.client.log_batch(
-            self.run_id, metrics=[_metric(k, v, epoch) for k, v in metrics.items()]
+            self.run_id, metrics=[_metric(k, v, epoch) for k, v in renamed.items()]
         )
 
     def log_summary(self, metrics: dict[str, float], tags: dict[str, str]) -> None:

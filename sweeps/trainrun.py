@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sweeps.config import Config, load_config
 from sweeps.errors import ConfigError
 from sweeps.tracking import Tracker, absolute_uri
 from sweeps.trial import TrainResult, train
 
+if TYPE_CHECKING:
+    from mlflow.entities import Run
 
-def logged_run(uri: str, run_id: str) -> tuple[Config, float | None]:
-    """A logged run's config (now tracked at `uri`) and the best value it reached, if known."""
+
+def logged_run(uri: str, run_id: str) -> tuple[Config, float | None, Run]:
+    """A logged run's config (now tracked at `uri`), the best value it reached, and the run."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -25,13 +29,14 @@ def logged_run(uri: str, run_id: str) -> tuple[Config, float | None]:
     except MlflowException as err:
         first = str(err).splitlines()[0]
         raise ConfigError(f"run {run_id!r} at {uri} has no usable config.yaml: {first}") from None
-    return config, run.data.metrics.get("best_value")
+    metrics = run.data.metrics  # runs logged before the metric's own name held it: best_value
+    return config, metrics.get(config.search.metric, metrics.get("best_value")), run
 
 
-def train_once(config: Config, tags: dict[str, str] | None = None) -> tuple[TrainResult, str]:
+def train_once(config: Config, reproduces: Run | None = None) -> tuple[TrainResult, str]:
     """Train, test the best checkpoint, and log it all to one MLflow run; returns its id."""
     tracker = Tracker(config.tracking.uri, config.name)
-    run = tracker.start_single(config)
+    run = tracker.start_single(config, reproduces)
     public = {k: v for k, v in config.public().items() if k not in ("search", "tracking")}
     run.log_params(_flatten(public))
     try:
@@ -45,7 +50,7 @@ def train_once(config: Config, tags: dict[str, str] | None = None) -> tuple[Trai
     except Exception as err:
         run.finish(state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}")
         raise
-    run.log_summary({**result.test_metrics, **result.summary()}, tags or {})
+    run.log_summary({**result.test_metrics, **result.summary(config.search.metric)}, {})
     run.finish(state="COMPLETE", status="FINISHED")
     return result, run.run_id
 

@@ -39,10 +39,14 @@ class TrainResult:
     checkpoint: Path | None
     test_metrics: dict[str, float]
 
-    def summary(self) -> dict[str, float]:
-        """The numbers every tracked run records once training ends."""
+    def summary(self, metric: str) -> dict[str, float]:
+        """The numbers every tracked run records once training ends.
+
+        The best value goes under the metric's own name, so MLflow's column of that name ranks
+        runs as the study does; the per-epoch curve is logged as `tracking.curve_name(metric)`.
+        """
         return {
-            "best_value": self.best_value,
+            metric: self.best_value,
             "n_parameters": float(self.n_parameters),
             "best_epoch": float(self.best_epoch),
         }
@@ -65,9 +69,13 @@ def check_metric(config: Config, spec: DataSpec) -> None:
         )
 
 
-def baseline_metrics(spec: DataSpec) -> dict[str, float]:
-    """The data's reference values (chance level, naive forecast) as `baseline.<metric>`."""
-    return {f"baseline.{name}": value for name, value in spec.baselines.items()}
+def baseline_tags(spec: DataSpec) -> dict[str, str]:
+    """The data's reference values (chance level, naive forecast) as `baseline.<metric>`.
+
+    Tags, not metrics: as metrics they were constant bar charts that sorted first in MLflow's
+    chart view and became the default axis of its parallel-coordinates plot.
+    """
+    return {f"baseline.{name}": f"{value:.6g}" for name, value in spec.baselines.items()}
 
 
 def make_module(config: Config, spec: DataSpec) -> SequenceModule:
@@ -108,8 +116,8 @@ def train(
     if trial is not None and baseline is not None:  # for `sweep status`: who stayed at it
         trial.set_user_attr(BASELINE_ATTR, baseline)
     module = make_module(config, datamodule.spec)
-    if run is not None:  # beside the curves, so a chart shows whether the model beats them
-        run.log_summary(baseline_metrics(datamodule.spec), {})
+    if run is not None:  # beside the values, so a reader sees whether the model beats them
+        run.log_summary({}, baseline_tags(datamodule.spec))
     metric, mode = config.search.metric, config.search.direction[:3]
     checkpoint = ModelCheckpoint(
         dirpath=workdir,

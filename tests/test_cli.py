@@ -105,6 +105,17 @@ def test_run_status_best_and_train(workdir: Path) -> None:
     redone = float(again.output.split("best val_loss = ")[1].split()[0])
     assert reached == pytest.approx(best_trial.value, rel=1e-5)
     assert redone == pytest.approx(reached, rel=1e-3)  # same seed, same data, same CPU kernels
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("tiny")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], max_results=50)
+    kinds = sorted((r.data.tags.get("sweep.kind"), r.info.run_name) for r in runs)
+    trained_name = next(name for kind, name in kinds if kind == "train")
+    assert trained_name.startswith("train-")
+    reproduced = f"reproduce-trial-{best_trial.number}-of-tiny"
+    assert ("reproduce", reproduced) in kinds and ("sweep", "tiny") in kinds
 
 
 def test_reproduce_unknown_run_is_exit_2(workdir: Path) -> None:

@@ -41,7 +41,17 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
     assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
     assert parent.data.tags["best.trial_number"] == str(study.best_trial.number)
     assert "version.torch" in parent.data.tags
-    assert parent.data.metrics["baseline.val_loss"] == pytest.approx(1 / 6)
+    assert float(parent.data.tags["baseline.val_loss"]) == pytest.approx(1 / 6, rel=1e-5)
+    assert not any(key.startswith("baseline.") for key in parent.data.metrics)
+    best_so_far = client.get_metric_history(parent_id, "best_value")
+    assert [m.step for m in best_so_far] == [1, 2, 3]  # one point per finished trial
+    assert best_so_far[-1].value == pytest.approx(study.best_value)
+    note = parent.data.tags["mlflow.note.content"]
+    assert f"trial {study.best_trial.number}" in note and "3 trials: 3 complete" in note
+    experiment = client.get_experiment_by_name("tiny")
+    assert experiment is not None
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert parent_id in experiment.tags["mlflow.note.content"]
     assert len(runs) == 3
     for trial in study.trials:
         run = runs[trial.user_attrs[RUN_ATTR]]
@@ -51,12 +61,16 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
         assert run.info.status == "FINISHED"
         assert float(run.data.params["optimizer.lr"]) == pytest.approx(trial.params["optimizer.lr"])
         assert run.data.params["model.cell"] == trial.params["model.cell"]
-        curve = client.get_metric_history(run.info.run_id, "val_loss")
+        curve = client.get_metric_history(run.info.run_id, "val_loss_curve")
         assert [m.step for m in curve] == [0, 1, 2]
         assert min(m.value for m in curve) == pytest.approx(trial.value)
+        # the column a person sorts by holds the best value, as the study ranks trials
+        assert run.data.metrics["val_loss"] == pytest.approx(trial.value)
+        assert run.info.run_name == f"trial-{trial.number}"
+        assert run.data.tags["sweep.kind"] == "trial"
         assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 3
         assert run.data.metrics["n_parameters"] > 0
-        assert run.data.metrics["baseline.val_loss"] == pytest.approx(1 / 6)
+        assert float(run.data.tags["baseline.val_loss"]) == pytest.approx(1 / 6, rel=1e-5)
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"best.ckpt", "config.yaml"} <= artifacts
     assert sum("COMPLETE" in line for line in lines) == 3
@@ -98,7 +112,7 @@ def test_pruned_trials_are_marked_in_both_stores(workdir: Path) -> None:
         assert "pruned at epoch" in run.data.tags["optuna.reason"]
         assert run.info.status == "KILLED"
         pruned_at = max(trial.intermediate_values)
-        assert len(client.get_metric_history(run.info.run_id, "val_loss")) == pruned_at + 1
+        assert len(client.get_metric_history(run.info.run_id, "val_loss_curve")) == pruned_at + 1
 
 
 def test_best_config_reruns_what_the_best_trial_ran(workdir: Path) -> None:

@@ -1,0 +1,200 @@
+"""The sweep's answer, kept where MLflow shows it: the parent run's description is a leaderboard.
+
+MLflow renders a run's `mlflow.note.content` tag as markdown on the run page, and an
+experiment's as the experiment's description. After every finished trial the parent run gets
+the top trials (values, params, links), the counts by state and the per-cell summary, and the
+experiment's description points at it.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.tracking import NOTE_TAG, RUN_ATTR
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+TOP = 10
+
+
+def minimizing(study: optuna.Study) -> bool:
+    return study.directions[0] == optuna.study.StudyDirection.MINIMIZE
+
+
+def best_seen(trial: FrozenTrial, minimize: bool) -> float | None:
+    """A trial's best value: its own for COMPLETE, its best report for PRUNED, else None."""
+    if trial.state == TrialState.COMPLETE and trial.values is not None:
+        return float(trial.values[0])
+    reports = [v for v in trial.intermediate_values.values() if math.isfinite(v)]
+    if trial.state != TrialState.PRUNED or not reports:
+        return None
+    return min(reports) if minimize else max(reports)
+
+
+def last_seen(trial: FrozenTrial) -> float | None:
+    """A trial's value for importance: its own for COMPLETE, its last report for PRUNED."""
+    if trial.state == TrialState.COMPLETE and trial.values is not None:
+        return float(trial.values[0])
+    if trial.state != TrialState.PRUNED or not trial.intermediate_values:
+        return None
+    value = trial.intermediate_values[max(trial.intermediate_values)]
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass
+class CellRow:
+    """One value of a categorical parameter, over every trial that reported (pruned too)."""
+
+    param: str
+    choice: str
+    trials: int
+    complete: int
+    pruned: int
+    best: float | None
+    median: float | None
+
+
+def cell_rows(study: optuna.Study) -> list[CellRow]:
+    """Per value of each categorical parameter: counts, best and median of best values."""
+    minimize = minimizing(study)
+    groups: dict[tuple[str, str], list[FrozenTrial]] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        for name, dist in t.distributions.items():
+            if isinstance(dist, optuna.distributions.CategoricalDistribution):
+                groups.setdefault((name, str(t.params[name])), []).append(t)
+    rows = []
+    for (name, choice), trials in sorted(groups.items()):
+        seen = [v for t in trials if (v := best_seen(t, minimize)) is not None]
+        rows.append(
+            CellRow(
+                name,
+                choice,
+                len(trials),
+                sum(t.state == TrialState.COMPLETE for t in trials),
+                sum(t.state == TrialState.PRUNED for t in trials),
+                (min(seen) if minimize else max(seen)) if seen else None,
+                statistics.median(seen) if seen else None,
+            )
+        )
+    return rows
+
+
+def ranked(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE trials, best first, as the study ranks them."""
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return sorted(done, key=lambda t: t.values[0], reverse=not minimizing(study))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def run_link(experiment_id: str, run_id: str | None) -> str:
+    """A link the MLflow UI resolves from its own page (its routes live after the '#')."""
+    return f"[run](#/experiments/{experiment_id}/runs/{run_id})" if run_id else "-"
+
+
+def ranked_route(experiment_id: str, metric: str, minimize: bool) -> str:
+    """The UI route of the experiment's runs, sorted by the metric as the study ranks them.
+
+    MLflow 3.17's UI picks GenAI or model-training mode from the URL or the browser's last
+    choice (the `mlflow.experimentKind` tag only where its mode switch is off), so the route
+    names the mode. Sorting by a metric also lists the trials flat, not under their parent.
+    """
+    order = "true" if minimize else "false"
+    return (
+        f"#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+        f"&orderByKey=metrics.%60{metric}%60&orderByAsc={order}"
+    )
+
+
+def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TOP) -> str:
+    """The leaderboard: headline, top trials, counts by state, per-cell summary."""
+    trials = study.get_trials(deepcopy=False)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    best = ranked(study)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    lines = [f"## Study `{study.study_name}`: {metric}, {study.directions[0].name.lower()}"]
+    if best:
+        lines.append(f"**Best {metric} = {best[0].values[0]:.6g}**, trial {best[0].number}.")
+    else:
+        lines.append("No trial has completed yet.")
+    state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    lines += [f"{len(trials)} trials: {state_text}. Updated {stamp}.", ""]
+    if best:
+        params = sorted({k for t in best[:top] for k in t.params})
+        lines += [
+            f"### Top {min(top, len(best))} trials",
+            "",
+            "| rank | trial | " + " | ".join([metric, *params]) + " | run |",
+            "|" + " --- |" * (len(params) + 4),
+        ]
+        for rank, t in enumerate(best[:top], 1):
+            cells = [_fmt(t.values[0]), *(_fmt(t.params.get(p)) for p in params)]
+            link = run_link(experiment_id, t.user_attrs.get(RUN_ATTR))
+            lines.append(f"| {rank} | {t.number} | " + " | ".join(cells) + f" | {link} |")
+        lines.append("")
+    rows = cell_rows(study)
+    if rows:
+        lines += [
+            "### Per choice (pruned trials count with their best reported value)",
+            "",
+            f"| parameter | value | trials | complete | pruned | best {metric} | median |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r.param} | {r.choice} | {r.trials} | {r.complete} | {r.pruned} "
+                f"| {_fmt(r.best)} | {_fmt(r.median)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+class Leaderboard:
+    """An Optuna callback: after each finished trial, refresh the parent run's description."""
+
+    def __init__(self, client: MlflowClient, experiment_id: str, parent_id: str, metric: str):
+        self.client = client
+        self.experiment_id = experiment_id
+        self.parent_id = parent_id
+        self.metric = metric
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial | None = None) -> None:
+        try:
+            self._update(study, trial)
+        except Exception as err:  # noqa: BLE001 - a stale description must not end the sweep
+            warnings.warn(f"could not update the MLflow leaderboard: {err}", stacklevel=1)
+
+    def _update(self, study: optuna.Study, trial: FrozenTrial | None) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        note = markdown(study, self.metric, self.experiment_id)
+        metrics = []
+        best = ranked(study)
+        if trial is not None and best:  # best so far, one point per finished trial
+            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+            stamp = int(time.time() * 1000)
+            metrics.append(Metric("best_value", float(best[0].values[0]), stamp, finished))
+        self.client.log_batch(self.parent_id, metrics=metrics, tags=[RunTag(NOTE_TAG, note)])
+        route = ranked_route(self.experiment_id, self.metric, minimizing(study))
+        pointer = (
+            f"Sweep `{study.study_name}`: the leaderboard is the description of its parent run "
+            f"[{study.study_name}](#/experiments/{self.experiment_id}/runs/{self.parent_id}); "
+            f"[all trials ranked by {self.metric}]({route})."
+        )
+        if best:
+            pointer += f" Best {self.metric} = {best[0].values[0]:.6g} (trial {best[0].number})."
+        self.client.set_experiment_tag(self.experiment_id, NOTE_TAG, pointer)

@@ -1,0 +1,203 @@
+"""`sweep report`: one self-contained HTML file that shows a study's answer and why.
+
+It only reads: the study from Optuna, and the best trial's curves (with any `diag.` metrics)
+from MLflow. It imports neither torch nor Lightning. The page draws its own SVG with the
+inline script in `report.html`; nothing is fetched from a network when it is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.leaderboard import best_seen, cell_rows, last_seen, minimizing
+from sweeps.tracking import RUN_ATTR
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+MAX_CURVES = 24  # charts of the best run's metrics; diagnostics can log many
+
+
+def _finite(value: Any) -> Any:
+    """JSON for the page: NaN and infinity become null, so the script can skip them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def metric_names(study: optuna.Study) -> list[str]:
+    """The searched metrics, read from a trial's stored config; `value` if none is stored."""
+    n = len(study.directions)
+    for t in study.get_trials(deepcopy=False):
+        search = t.user_attrs.get("config", {}).get("search", {})
+        metric = search.get("metric")
+        if metric is not None:
+            names = metric if isinstance(metric, list) else [metric]
+            if len(names) == n:
+                return [str(m) for m in names]
+    return ["value"] if n == 1 else [f"value {i}" for i in range(n)]
+
+
+def _param_info(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
+    """Each searched parameter's kind and range, for axes: categorical, or numeric (log)."""
+    seen: dict[str, optuna.distributions.BaseDistribution] = {}
+    for t in trials:
+        for name, dist in t.distributions.items():
+            seen.setdefault(name, dist)
+    out: list[dict[str, Any]] = []
+    for name, dist in seen.items():
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            out.append({"name": name, "kind": "cat", "choices": [str(c) for c in dist.choices]})
+        else:
+            low, high = float(dist.low), float(dist.high)  # type: ignore[attr-defined]
+            log = bool(getattr(dist, "log", False))
+            out.append({"name": name, "kind": "num", "low": low, "high": high, "log": log})
+    return out
+
+
+def importances(study: optuna.Study) -> dict[str, float] | str:
+    """fANOVA importances, with each pruned trial counted at its last reported value.
+
+    Optuna's evaluators read COMPLETE trials only, so a cell whose trials all get pruned
+    would look unimportant. A copy of the study holds the pruned ones as complete. fANOVA
+    (share of variance explained), not the default PED-ANOVA: on tens of trials PED-ANOVA's
+    top-decile densities gave a parameter of no effect as much weight as the cell in our
+    tests. fANOVA leaves out conditional parameters (those not in every trial).
+    """
+    copy = optuna.create_study(directions=study.directions)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        value = last_seen(t)
+        if value is None or len(study.directions) > 1:
+            continue
+        copy.add_trial(
+            optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=value)
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental-evaluator notices, not user news
+            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+            found = optuna.importance.get_param_importances(copy, evaluator=evaluator)
+    except (RuntimeError, ValueError) as err:
+        return f"not computed: {err}"
+    if not found:
+        return "not computed: fewer than two finished trials with varying parameters"
+    return {k: float(v) for k, v in found.items()}
+
+
+def _trial_row(t: FrozenTrial, minimize: bool) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "state": t.state.name,
+        "values": list(t.values) if t.values is not None else None,
+        "params": {k: (v if isinstance(v, int | float) else str(v)) for k, v in t.params.items()},
+        "steps": sorted(t.intermediate_values.items()),
+        "best": best_seen(t, minimize),
+        "last": last_seen(t),
+        "run": t.user_attrs.get(RUN_ATTR),
+        "seconds": t.duration.total_seconds() if t.duration is not None else None,
+    }
+
+
+def best_run_curves(client: MlflowClient | None, run_id: str | None) -> dict[str, Any]:
+    """Every per-epoch metric of the best trial's run, diagnostics apart; {} when unreadable."""
+    if client is None or run_id is None:
+        return {}
+    try:
+        run = client.get_run(run_id)
+        curves: dict[str, list[tuple[int, float]]] = {}
+        diags: dict[str, list[tuple[int, float]]] = {}
+        for key in sorted(run.data.metrics):
+            history = client.get_metric_history(run_id, key)
+            if len(history) < 2:
+                continue  # a summary value, not a curve
+            points = sorted((m.step, m.value) for m in history)
+            (diags if key.startswith("diag.") else curves)[key] = points
+    except Exception as err:  # noqa: BLE001 - the report still stands without MLflow
+        return {"error": f"MLflow run {run_id} could not be read: {err}"}
+    keep = dict(list(diags.items())[:MAX_CURVES])
+    return {"run": run_id, "curves": curves, "diag": keep, "diag_total": len(diags)}
+
+
+def pareto(study: optuna.Study) -> list[int]:
+    """Numbers of the trials on the Pareto front (multi-objective studies)."""
+    if len(study.directions) < 2:
+        return []
+    return [t.number for t in study.best_trials]
+
+
+def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict[str, Any]:
+    """Everything the page draws, as plain JSON-ready data."""
+    minimize = minimizing(study)
+    trials = study.get_trials(deepcopy=False)
+    rows = [_trial_row(t, minimize) for t in trials]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best_run = None
+    if complete and len(study.directions) == 1:
+        best_run = study.best_trial.user_attrs.get(RUN_ATTR)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    data: dict[str, Any] = _finite(
+        {
+            "study": study.study_name,
+            "metrics": metric_names(study),
+            "directions": [d.name.lower() for d in study.directions],
+            "counts": counts,
+            "trials": rows,
+            "params": _param_info(trials),
+            "importance": importances(study) if complete else "not computed: no finished trial",
+            "cells": [vars(r) for r in cell_rows(study)],
+            "best": best_run_curves(client, best_run),
+            "pareto": pareto(study),
+        }
+    )
+    return data
+
+
+def render(data: dict[str, Any]) -> str:
+    """The HTML page with the data inlined; `</` is escaped so no value can end the script."""
+    template = files("sweeps").joinpath("report.html").read_text(encoding="utf-8")
+    blob = json.dumps(data, allow_nan=False).replace("</", "<\\/")
+    return template.replace("/*DATA*/null", blob).replace("{{title}}", _escape(data["study"]))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def read_client(uri: str) -> MlflowClient | None:
+    """A client for an existing tracking store; None where opening would create one."""
+    from mlflow import MlflowClient
+
+    from sweeps.tracking import absolute_uri
+
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    return MlflowClient(absolute_uri(uri))
+
+
+def write_report(study: optuna.Study, out: Path, client: MlflowClient | None = None) -> Path:
+    """Write the report of `study` to `out`; returns the path."""
+    out.write_text(render(report_data(study, client)), encoding="utf-8")
+    return out
+
+
+def attach(client: MlflowClient, parent_id: str, study: optuna.Study) -> None:
+    """Write the report and log it to the parent run as `report.html`."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sweep-report-") as folder:
+        path = write_report(study, Path(folder) / "report.html", client)
+        client.log_artifact(parent_id, str(path))
