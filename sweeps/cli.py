@@ -271,6 +271,35 @@ def report(
 
 @app.command()
 @exits
+def dashboard(
+    config: OptionalConfig = None,
+    study: StudyOpt = None,
+    storage: StorageOpt = None,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
+) -> None:
+    """Serve optuna-dashboard on the study, bound to 127.0.0.1 (the `dashboard` extra)."""
+    try:
+        import optuna_dashboard  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        raise ConfigError(
+            "sweep dashboard needs optuna-dashboard: pip install 'rnn-sweeps[dashboard]'"
+        ) from None
+    import optuna
+
+    from sweeps.study import DEFAULT_STORAGE
+
+    st = _open(config, study, storage)  # the study must exist: a typo fails here, not in a page
+    url = storage or (_shallow(config).storage if config else None) or DEFAULT_STORAGE
+    study_id = optuna.storages.get_storage(url).get_study_id_from_name(st.study_name)
+    typer.echo(
+        f"optuna-dashboard for study {st.study_name!r} at "
+        f"http://127.0.0.1:{port}/dashboard/studies/{study_id} (Ctrl-C stops it)"
+    )
+    optuna_dashboard.run_server(url, host="127.0.0.1", port=port)
+
+
+@app.command()
+@exits
 def ui(
     config: OptionalConfig = None,
     tracking_uri: TrackingOpt = None,

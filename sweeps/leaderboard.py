@@ -127,13 +127,24 @@ def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TO
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     best = ranked(study)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    lines = [f"## Study `{study.study_name}`: {metric}, {study.directions[0].name.lower()}"]
+    lines = []  # MLflow folds a long description after a few lines: the answer comes first
     if best:
-        lines.append(f"**Best {metric} = {best[0].values[0]:.6g}**, trial {best[0].number}.")
+        top_one = best[0]
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in top_one.params.items())
+        link = run_link(experiment_id, top_one.user_attrs.get(RUN_ATTR))
+        lines.append(
+            f"**Best {metric} = {top_one.values[0]:.6g}**, trial {top_one.number} ({link}): {shown}"
+        )
     else:
         lines.append("No trial has completed yet.")
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    lines += [f"{len(trials)} trials: {state_text}. Updated {stamp}.", ""]
+    direction = study.directions[0].name.lower()
+    lines += [
+        "",
+        f"Study `{study.study_name}` ({direction} {metric}): {len(trials)} trials, "
+        f"{state_text}. Updated {stamp}.",
+        "",
+    ]
     if best:
         params = sorted({k for t in best[:top] for k in t.params})
         lines += [
@@ -190,11 +201,13 @@ class Leaderboard:
             metrics.append(Metric("best_value", float(best[0].values[0]), stamp, finished))
         self.client.log_batch(self.parent_id, metrics=metrics, tags=[RunTag(NOTE_TAG, note)])
         route = ranked_route(self.experiment_id, self.metric, minimizing(study))
-        pointer = (
-            f"Sweep `{study.study_name}`: the leaderboard is the description of its parent run "
-            f"[{study.study_name}](#/experiments/{self.experiment_id}/runs/{self.parent_id}); "
-            f"[all trials ranked by {self.metric}]({route})."
-        )
+        pointer = f"Sweep `{study.study_name}`: "
         if best:
-            pointer += f" Best {self.metric} = {best[0].values[0]:.6g} (trial {best[0].number})."
+            value, number = best[0].values[0], best[0].number
+            pointer += f"**best {self.metric} = {value:.6g}** (trial {number}). "
+        pointer += (
+            f"[All trials ranked by {self.metric}]({route}); the leaderboard is the description "
+            f"of the parent run [{study.study_name}]"
+            f"(#/experiments/{self.experiment_id}/runs/{self.parent_id})."
+        )
         self.client.set_experiment_tag(self.experiment_id, NOTE_TAG, pointer)

@@ -47,7 +47,7 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
     assert [m.step for m in best_so_far] == [1, 2, 3]  # one point per finished trial
     assert best_so_far[-1].value == pytest.approx(study.best_value)
     note = parent.data.tags["mlflow.note.content"]
-    assert f"trial {study.best_trial.number}" in note and "3 trials: 3 complete" in note
+    assert f"trial {study.best_trial.number}" in note and "3 trials, 3 complete" in note
     experiment = client.get_experiment_by_name("tiny")
     assert experiment is not None
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
