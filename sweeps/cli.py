@@ -76,13 +76,25 @@ def run(
     storage: StorageOpt = None,
     tracking_uri: TrackingOpt = None,
     study: StudyOpt = None,
+    from_study: Annotated[
+        str | None,
+        typer.Option(help="Warm start: first run the best params of this study (same storage)."),
+    ] = None,
+    from_top: Annotated[int, typer.Option(help="How many of --from-study's best.")] = 5,
 ) -> None:
     """Run the sweep, or resume it: continues until search.n_trials trials in total."""
     with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
         cfg = _load(config, set_, tracking_uri)
         from sweeps.runner import run_sweep
 
-        summary = run_sweep(cfg, storage=storage, study_name=study, report=typer.echo)
+        summary = run_sweep(
+            cfg,
+            storage=storage,
+            study_name=study,
+            report=typer.echo,
+            from_study=from_study,
+            from_top=from_top,
+        )
     if summary.already_done:
         typer.echo(
             f"study {summary.study_name!r} already has its {cfg.search.n_trials} trials; "
@@ -121,9 +133,10 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     )
     if not cfg.search.space:
         typer.echo("search space: empty (every trial trains the base config)")
-    for name, spec in cfg.search.space.items():
-        shown = spec.model_dump(exclude_none=True, exclude={"log"} if not spec.log else set())
-        typer.echo(f"  {name}: {shown}")
+    from sweeps.space import tree_lines
+
+    for line in tree_lines(cfg):
+        typer.echo(line)
 
 
 @app.command()

@@ -115,6 +115,10 @@ class ParamSpec(_Strict):
     step: float | None = None
     log: bool = False
     choices: list[Any] | None = None
+    # Searched only while each named field (dotted path) holds one of the listed values, e.g.
+    # {model.num_layers: [2, 3]}; otherwise the config's own value stands and the trial has
+    # no such parameter, so the sampler is not fed a dead dimension.
+    when: dict[str, list[Any]] | None = None
 
 
 class SamplerConfig(_Strict):
@@ -142,6 +146,9 @@ class SearchConfig(_Strict):
     sampler: SamplerConfig = SamplerConfig()
     pruner: PrunerConfig = PrunerConfig()
     space: dict[str, ParamSpec] = {}
+    # Param sets (dotted paths from the space) to try first, once per study; partial sets are
+    # completed by the sampler.
+    enqueue: list[dict[str, Any]] = []
 
 
 class TrackingConfig(_Strict):

@@ -25,12 +25,14 @@ from sweeps.study import (
     MAX_FAILURES_IN_A_ROW,
     SweepSummary,
     counted,
+    load_existing,
     open_study,
     requeue_interrupted,
     state_counts,
 )
 from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
 from sweeps.trial import TrainResult, baseline_tags, check_metric, train
+from sweeps.warmstart import warm_start
 
 Report = Callable[[str], None]
 
@@ -41,7 +43,7 @@ def objective_for(
     """The Optuna objective: sample, build the trial's config, train, record in MLflow."""
 
     def objective(trial: optuna.Trial) -> float:
-        values = suggest(trial, config.search.space)
+        values = suggest(trial, config.search.space, config)
         trial_config = with_values(config, values)
         trial.set_user_attr(CONFIG_ATTR, trial_config.public())  # passwords masked
         run = tracker.start_trial(parent_id, trial, values, trial_config)
@@ -99,8 +101,13 @@ def run_sweep(
     storage: str | None = None,
     study_name: str | None = None,
     report: Report = print,
+    from_study: str | None = None,
+    from_top: int = 5,
 ) -> SweepSummary:
-    """Run (or resume) the study until search.n_trials trials have finished in total."""
+    """Run (or resume) the study until search.n_trials trials have finished in total.
+
+    `from_study` names a study in the same storage whose `from_top` best params run first.
+    """
     check_space(config)
     config = _fit_to_grid(config, report)
     datamodule = make_datamodule(config, load=True)
@@ -131,6 +138,10 @@ def run_sweep(
     requeued = requeue_interrupted(study)
     if requeued:
         report(f"re-running interrupted trials {requeued} with their params")
+    source = load_existing(from_study, storage) if from_study else None
+    queued = warm_start(study, config, source, from_top)
+    if queued:
+        report(f"warm start: {queued} param sets queued to run first")
     status = "FAILED"
     try:
         _loop(study, config, objective_for(config, tracker, parent_id, report), report, board)

@@ -14,10 +14,18 @@ if TYPE_CHECKING:
 SEARCHABLE = ("seed", "data", "model", "optimizer", "trainer")
 
 
-def suggest(trial: optuna.Trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
-    """Sample every searched field; the Optuna name is the dotted config path."""
+def suggest(
+    trial: optuna.Trial, space: dict[str, ParamSpec], base: Config | None = None
+) -> dict[str, Any]:
+    """Sample every searched field whose `when` holds; the Optuna name is the dotted path.
+
+    A condition reads the field's value in this trial: sampled, or else the base config's.
+    """
     values: dict[str, Any] = {}
-    for name, spec in space.items():
+    for name in ordered(space):
+        spec = space[name]
+        if spec.when and not _holds(spec.when, values, base):
+            continue
         if spec.type == "categorical":
             assert spec.choices is not None  # guaranteed by check_space
             values[name] = trial.suggest_categorical(name, spec.choices)
@@ -32,6 +40,94 @@ def suggest(trial: optuna.Trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
                 name, spec.low, spec.high, step=spec.step, log=spec.log
             )
     return values
+
+
+def get_dotted(config: Config, path: str) -> Any:
+    """The value at a dotted path of the config, or a ConfigError naming the path."""
+    node: Any = config.model_dump(mode="json")
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ConfigError(f"{path} is not a field of the config")
+        node = node[part]
+    return node
+
+
+def _holds(when: dict[str, list[Any]], values: dict[str, Any], base: Config | None) -> bool:
+    for field, allowed in when.items():
+        if field in values:
+            current = values[field]
+        elif base is not None:
+            current = get_dotted(base, field)
+        else:
+            raise ConfigError(f"a condition on {field} needs the base config to be read")
+        if current not in allowed:
+            return False
+    return True
+
+
+def ordered(space: dict[str, ParamSpec]) -> list[str]:
+    """Searched names, each after the searched fields its `when` reads; a cycle is an error."""
+    out: list[str] = []
+    pending = list(space)
+    while pending:
+        ready = [n for n in pending if all(f in out or f not in space for f in space[n].when or {})]
+        if not ready:
+            raise ConfigError(
+                f"search.space conditions form a cycle among {pending}; a `when` may only "
+                "read fields that do not, in turn, depend on it"
+            )
+        out += ready
+        pending = [n for n in pending if n not in ready]
+    return out
+
+
+def tree_lines(config: Config) -> list[str]:
+    """The search space as a tree: each conditional parameter under the field it reads."""
+    space = config.search.space
+    children: dict[str | None, list[str]] = {}
+    for name in ordered(space):
+        parents = [f for f in space[name].when or {} if f in space]
+        children.setdefault(parents[0] if parents else None, []).append(name)
+    lines: list[str] = []
+
+    def show(name: str, depth: int) -> None:
+        spec = space[name]
+        shown = spec.model_dump(
+            exclude_none=True, exclude={"when", *(() if spec.log else ("log",))}
+        )
+        text = f"{'  ' * depth}{name}: {shown}"
+        for field, allowed in (spec.when or {}).items():
+            now = "" if field in space else f" (config: {get_dotted(config, field)!r})"
+            text += f"  when {field} in {allowed}{now}"
+        lines.append(text)
+        for child in children.get(name, []):
+            show(child, depth + 1)
+
+    for root in children.get(None, []):
+        show(root, 1)
+    return lines
+
+
+def _check_when(config: Config, name: str, spec: ParamSpec) -> None:
+    where = f"search.space.{name}.when"
+    for field, allowed in (spec.when or {}).items():
+        if field == name:
+            raise ConfigError(f"{where} reads {name} itself; name another field")
+        if not isinstance(allowed, list) or not allowed:
+            raise ConfigError(f"{where}.{field} must list the values, e.g. [2, 3]")
+        try:
+            get_dotted(config, field)
+        except ConfigError:
+            raise ConfigError(
+                f"{where} reads {field}, which is not a field of the config"
+            ) from None
+        parent = config.search.space.get(field)
+        if parent is not None and parent.type == "categorical":
+            never = [v for v in allowed if v not in (parent.choices or [])]
+            if never:
+                raise ConfigError(
+                    f"{where}.{field} lists {never}, which its choices {parent.choices} never take"
+                )
 
 
 def grid(space: dict[str, ParamSpec]) -> dict[str, list[Any]]:
@@ -95,12 +191,24 @@ def check_space(config: Config) -> None:
             raise ConfigError(
                 f"search.space.{name} must point into one of {list(SEARCHABLE)}, e.g. optimizer.lr"
             )
+        _check_when(config, name, spec)
+        # a conditional value is checked where it is searched: with its condition's values
+        context = {field: allowed[0] for field, allowed in (spec.when or {}).items() if allowed}
         for value in _check_spec(name, spec):
             try:
-                with_values(config, {name: value})
+                with_values(config, {**context, name: value})
             except ConfigError as err:
                 raise ConfigError(
                     f"search.space.{name} value {value!r} is invalid: {err}"
                 ) from None
+        if spec.when and config.search.sampler.name == "grid":
+            raise ConfigError(
+                f"search.space.{name}.when cannot be used with search.sampler.name=grid, "
+                "whose points fix every parameter; use tpe or random"
+            )
+    ordered(config.search.space)  # no cycles
+    from sweeps.warmstart import check_enqueue
+
+    check_enqueue(config)
     if config.search.sampler.name == "grid":
         grid(config.search.space)
