@@ -26,8 +26,9 @@ best: ## Show the best trial of CONFIG and write its full config to best.yaml
 reproduce: ## Retrain best.yaml (after make best), or a logged run: make reproduce RUN=<run id>
 	$(if $(RUN),sweep reproduce $(RUN),sweep train best.yaml)
 
-bench: ## Platform overhead vs a plain PyTorch loop, as a ratio (goal < 1.10)
+bench: ## Platform overhead vs a plain PyTorch loop (goal < 1.10); read-only command latency
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/cli_latency.py
 
 ui: ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	sweep ui

@@ -6,7 +6,7 @@ Heavy packages (torch, lightning, mlflow, optuna) are imported inside the comman
 
 from __future__ import annotations
 
-import sys
+import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,7 +15,7 @@ import typer
 
 from sweeps.data_cli import data_app
 from sweeps.errors import ConfigError
-from sweeps.exits import exits
+from sweeps.exits import DEBUG_ENV, exits, quiet_failed_trials
 from sweeps.secrets import redact
 from sweeps.signals import STOP
 
@@ -64,8 +64,15 @@ def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = 
 
 
 @app.callback()
-def main() -> None:
-    """Keeps `sweep run X` a subcommand (typer collapses a lone command into the app)."""
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Print full tracebacks (also SWEEP_DEBUG=1).")
+    ] = False,
+) -> None:
+    """Hyperparameter sweeps of RNN, LSTM and GRU networks with Optuna and MLflow."""
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # read by exits() and by the trial-failure log filter
+    quiet_failed_trials()
 
 
 @app.command()
@@ -117,7 +124,7 @@ def run(
 @app.command()
 @exits
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
-    """Check the config and print its search space; exit 0 if valid, 2 if not."""
+    """Check the config and print its space; exit 0 if valid, 2 if not, 1 if unusable here."""
     cfg = _load(config, set_)
     from sweeps.config import make_datamodule
     from sweeps.preflight import check_accelerator
@@ -318,24 +325,11 @@ def ui(
     tracking_uri: TrackingOpt = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
-    """Start the MLflow UI on the tracking URI, bound to 127.0.0.1."""
-    import subprocess
-
-    uri = tracking_uri or (_load(config, None).tracking.uri if config else "sqlite:///mlflow.db")
+    """Start the MLflow UI on the tracking URI, bound to 127.0.0.1; stops with this command."""
+    uri = tracking_uri or (_shallow(config).tracking.uri if config else "sqlite:///mlflow.db")
     if not uri.startswith("sqlite:///"):
         typer.echo(f"{redact(uri)} is a tracking server: open it in a browser")
         return
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    typer.echo(f"MLflow UI for {uri} at http://127.0.0.1:{port} (Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(cmd))
+    from sweeps.mlflow_ui import serve
+
+    raise typer.Exit(serve(uri, port, typer.echo))

@@ -8,8 +8,18 @@ MAX_MESSAGE = 400  # characters: a message names the field and the fix; it never
 class ConfigError(ValueError):
     """A user-facing configuration or input error; the message names the field and the fix."""
 
+    exit_code = 2
+
     def __init__(self, message: str) -> None:
         message = redact(" ".join(str(message).split()))  # one line, no password
         if len(message) > MAX_MESSAGE:
             message = f"{message[: MAX_MESSAGE - 30]}... ({len(message)} characters cut)"
         super().__init__(message)
+
+
+class UnavailableError(ConfigError):
+    """The config is valid, but something it names cannot be used here: a store that does not
+    answer or cannot be written, a device this machine lacks. Exit 1: fix the machine, not the
+    file."""
+
+    exit_code = 1

@@ -5,9 +5,18 @@ Each check names what failed and the fix. `sweep validate` runs the ones that ne
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import re
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from sweeps.errors import ConfigError
+from sweeps.errors import ConfigError, UnavailableError
+from sweeps.loader import clip
+
+CONNECT_TIMEOUT_S = 5  # seconds a store may take to answer the preflight
 
 if TYPE_CHECKING:
     from sweeps.config import Config
@@ -21,7 +30,122 @@ def check_accelerator(config: Config) -> None:
 
     if torch.cuda.is_available() or torch.backends.mps.is_available():
         return
-    raise ConfigError(
+    raise UnavailableError(
         "trainer.accelerator is 'gpu', but this machine has no CUDA or MPS device that torch "
         f"can use (torch {torch.__version__}); set trainer.accelerator: cpu (or auto)"
     )
+
+
+def check_folder(folder: Path, what: str, fix: str) -> None:
+    """`folder` exists and a file can be created in it (as root, permissions alone say little)."""
+    if not folder.is_dir():
+        raise UnavailableError(f"{what}: folder {folder} does not exist; create it or {fix}")
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".sweep-preflight-"):
+            pass
+    except OSError as err:
+        raise UnavailableError(
+            f"{what}: folder {folder} cannot be written ({err.strerror}); run from a writable "
+            f"folder or {fix}"
+        ) from None
+
+
+def check_sqlite(url: str, what: str, fix: str) -> Path | None:
+    """A SQLite store's folder is writable and its file, if any, is a SQLite database."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///")).expanduser().resolve()
+    check_folder(path.parent, f"{what} {url}", fix)
+    if path.exists():
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+                db.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.Error as err:
+            raise UnavailableError(
+                f"{what} {path} is not a readable SQLite database ({err}); move it aside "
+                f"(mv {path.name} {path.name}.broken) to start a new one, or {fix}"
+            ) from None
+    return path
+
+
+def check_storage(url: str) -> None:
+    """The Optuna storage: a writable SQLite file, or a database server that answers."""
+    if check_sqlite(url, "storage", "pass --storage URL (or SWEEP_STORAGE)") is not None:
+        return
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url, **_connect_timeout(url))
+    except Exception as err:  # noqa: BLE001 - a malformed URL or a missing driver
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ConfigError(
+            f"storage {url!r} could not be opened: {first}; check --storage (or SWEEP_STORAGE), "
+            "e.g. sqlite:///optuna.db or postgresql+psycopg://user@host/db"
+        ) from None
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UnavailableError(
+            f"storage {url!r} cannot be reached: {first}; check --storage (or SWEEP_STORAGE) "
+            "and that the database server runs"
+        ) from None
+
+
+def _connect_timeout(url: str) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+    return {}
+
+
+def check_tracking(uri: str) -> None:
+    """The MLflow store answers (HTTP retried briefly, not for minutes) and takes artifacts."""
+    fix = "pass --tracking-uri URI (or MLFLOW_TRACKING_URI)"
+    db = check_sqlite(uri, "tracking URI", fix)
+    if db is not None:
+        artifacts = db.parent / "mlartifacts"
+        with contextlib.suppress(OSError):  # MLflow would create it on the first artifact
+            artifacts.mkdir(exist_ok=True)
+        check_folder(artifacts, f"artifact location {artifacts}", fix)
+        return
+    if not uri.startswith(("http://", "https://")):
+        return  # databricks and other schemes: MLflow's own errors say it best
+    from mlflow import MlflowClient
+
+    quick = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(CONNECT_TIMEOUT_S),
+    }
+    saved = {key: os.environ.get(key) for key in quick}
+    os.environ.update(quick)
+    try:
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Exception as err:  # noqa: BLE001 - refused, timed out, 5xx, auth: all one message
+        raise UnavailableError(
+            f"tracking URI {uri} does not answer ({_cause(err)}); start the MLflow server or {fix}"
+        ) from None
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _cause(err: BaseException) -> str:
+    """The root of a wrapped connection error: '[Errno 111] Connection refused', not 300 chars."""
+    text = str(err)
+    found = re.search(r"\[Errno -?\d+\] [^'\")\]]+|Read timed out|timed out", text)
+    if found:
+        return found.group(0).strip()
+    lines = text.strip().splitlines() or [type(err).__name__]
+    return clip(lines[0], 120)
+
+
+def preflight(config: Config, storage: str) -> None:
+    """Everything that would fail every trial, checked once before the first."""
+    check_accelerator(config)
+    check_storage(storage)
+    check_tracking(config.tracking.uri)

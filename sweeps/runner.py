@@ -15,6 +15,7 @@ from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config, make_datamodule, with_values
 from sweeps.errors import ConfigError
 from sweeps.leaderboard import Leaderboard
+from sweeps.preflight import preflight
 from sweeps.secrets import redact
 from sweeps.signals import STOP
 from sweeps.space import check_space, grid, suggest
@@ -115,6 +116,7 @@ def run_sweep(
     STOP.check()  # stopped while loading: leave before any store is touched
     storage = storage or config.storage or DEFAULT_STORAGE
     name = study_name or config.name
+    preflight(config, storage)  # a store or device that cannot work fails now, in one line
     tracker = Tracker(config.tracking.uri, config.name)  # creates and migrates the store once
     study = open_study(config, storage, name, on_stale=tracker.close_stale)
     done_before = counted(study.get_trials(deepcopy=False))

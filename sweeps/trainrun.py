@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sweeps.config import Config, load_config
 from sweeps.errors import ConfigError
+from sweeps.preflight import check_accelerator, check_tracking
 from sweeps.tracking import Tracker, absolute_uri
 from sweeps.trial import TrainResult, train
 
@@ -35,6 +36,8 @@ def logged_run(uri: str, run_id: str) -> tuple[Config, float | None, Run]:
 
 def train_once(config: Config, reproduces: Run | None = None) -> tuple[TrainResult, str]:
     """Train, test the best checkpoint, and log it all to one MLflow run; returns its id."""
+    check_accelerator(config)
+    check_tracking(config.tracking.uri)
     tracker = Tracker(config.tracking.uri, config.name)
     run = tracker.start_single(config, reproduces)
     public = {k: v for k, v in config.public().items() if k not in ("search", "tracking")}

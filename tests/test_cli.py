@@ -182,6 +182,8 @@ def test_installed_sweep_interrupt_leaves_a_resumable_study(
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     assert "run the same command to resume" in output
+    # The clean line is the whole story: no Optuna "Trial 0 failed ... Traceback" block first.
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     trials = optuna.load_study(study_name="tiny", storage=storage).trials
     assert [t.state for t in trials] == [TrialState.FAIL], output
     assert trials[0].user_attrs.get("interrupted") is True

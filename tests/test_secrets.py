@@ -90,12 +90,14 @@ def test_planted_password_appears_nowhere(role: tuple[str, str, str], workdir: P
         (["status", str(config)], {}),
         (["best", "--study", "tiny", "--out", "best.yaml"], {"SWEEP_STORAGE": url}),
         (["run", str(config), "--storage", url.replace(db, db + "_absent")], {}),
+        (["--debug", "run", str(config), "--storage", url.replace(db, db + "_absent")], {}),
     ]:
         done = _sweep(args, workdir, **env)
         outputs.append(done.stdout + done.stderr)
     assert "COMPLETE" in outputs[0] and f"{user}:***@" in outputs[0], outputs[0]
     assert "best: trial" in outputs[2], outputs[2]
-    assert "could not be opened" in outputs[3], outputs[3]
+    assert "cannot be reached" in outputs[3], outputs[3]
+    assert "Traceback" in outputs[4], outputs[4]  # the --debug traceback is searched too
     for output in outputs:
         assert password not in output, output
     assert len(_dump(db)) > 1000  # the study is in there

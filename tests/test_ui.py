@@ -1,0 +1,66 @@
+"""`sweep ui`: one lean server that answers before the URL is printed and dies with its parent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+def test_ui_answers_then_stops_with_its_parent_on_sigterm(workdir: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        ["sweep", "ui", "--port", str(port)],
+        cwd=workdir,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while f"http://127.0.0.1:{port}" not in line and proc.poll() is None:
+            line += proc.stdout.readline()  # the URL is printed only once the server answers
+        assert f"http://127.0.0.1:{port}" in line, line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            assert response.status == 200
+        found = subprocess.run(["pgrep", "-f", f"port {port}"], capture_output=True, text=True)
+        servers = [int(pid) for pid in found.stdout.split() if int(pid) != proc.pid]
+        assert servers, "no server process found"
+        groups = {os.getpgid(pid) for pid in servers}
+        assert os.getpgid(proc.pid) not in groups  # the server runs in a group of its own
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, line + rest
+        assert "Traceback" not in rest, rest
+        deadline = time.monotonic() + 15
+        while any(_group_alive(g) for g in groups) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_group_alive(g) for g in groups), "the server outlived sweep ui"
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, "the port is still served"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
