@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +67,15 @@ def write_config(folder: Path, raw: dict[str, Any], name: str = "sweep.yaml") ->
     path = folder / name
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def sweep_process(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The installed `sweep` command as a real process, with extra environment variables."""
+    return subprocess.run(
+        ["sweep", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

@@ -9,23 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import tiny_raw, write_config
+from conftest import sweep_process, tiny_raw, write_config
 from typer.testing import CliRunner
 
 from sweeps.cli import app
 
 runner = CliRunner()
-
-
-def _sweep(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["sweep", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _one_line_failure(done: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -54,14 +43,14 @@ def config(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_unreachable_tracking_server(config: Path, tmp_path: Path) -> None:
     uri = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
-    done = _sweep(["run", str(config), "--tracking-uri", uri], tmp_path)
+    done = sweep_process(["run", str(config), "--tracking-uri", uri], tmp_path)
     _one_line_failure(done, uri, "does not answer", "Connection refused", "--tracking-uri")
 
 
 @pytest.mark.slow
 def test_corrupt_mlflow_db(config: Path, tmp_path: Path) -> None:
     (tmp_path / "mlflow.db").write_bytes(os.urandom(8192))
-    done = _sweep(["run", str(config)], tmp_path)
+    done = sweep_process(["run", str(config)], tmp_path)
     _one_line_failure(done, "mlflow.db", "not a readable SQLite database", "mv mlflow.db")
 
 
@@ -70,7 +59,7 @@ def test_corrupt_mlflow_db(config: Path, tmp_path: Path) -> None:
 def test_debug_prints_the_traceback(config: Path, tmp_path: Path, how: str) -> None:
     (tmp_path / "mlflow.db").write_bytes(os.urandom(8192))
     args, env = (["--debug"], {}) if how == "--debug" else ([], {"SWEEP_DEBUG": "1"})
-    done = _sweep([*args, "run", str(config)], tmp_path, **env)
+    done = sweep_process([*args, "run", str(config)], tmp_path, **env)
     assert done.returncode == 1, done.stderr
     assert "Traceback (most recent call last)" in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -97,7 +86,7 @@ def read_only(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.slow
 def test_read_only_working_folder(config: Path, read_only: Path) -> None:
-    done = _sweep(["run", str(config)], read_only)
+    done = sweep_process(["run", str(config)], read_only)
     _one_line_failure(done, str(read_only), "cannot be written", "writable folder")
 
 
@@ -106,7 +95,7 @@ def test_tracking_folder_that_cannot_be_written(
     config: Path, tmp_path: Path, read_only: Path
 ) -> None:
     uri = f"sqlite:///{read_only / 'mlflow.db'}"
-    done = _sweep(["run", str(config), "--tracking-uri", uri], tmp_path)
+    done = sweep_process(["run", str(config), "--tracking-uri", uri], tmp_path)
     _one_line_failure(done, "tracking URI", "cannot be written", "--tracking-uri")
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import tiny_raw, write_config
+from conftest import sweep_process, tiny_raw, write_config
 
 from sweeps.errors import ConfigError
 from sweeps.secrets import redact
@@ -55,17 +54,6 @@ def role() -> Iterator[tuple[str, str, str]]:
             admin.execute(f"DROP ROLE IF EXISTS {user}")
 
 
-def _sweep(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["sweep", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def _dump(db: str) -> str:
     """Every row of every table of the Optuna database, as text."""
     done = subprocess.run(
@@ -92,7 +80,7 @@ def test_planted_password_appears_nowhere(role: tuple[str, str, str], workdir: P
         (["run", str(config), "--storage", url.replace(db, db + "_absent")], {}),
         (["--debug", "run", str(config), "--storage", url.replace(db, db + "_absent")], {}),
     ]:
-        done = _sweep(args, workdir, **env)
+        done = sweep_process(args, workdir, **env)
         outputs.append(done.stdout + done.stderr)
     assert "COMPLETE" in outputs[0] and f"{user}:***@" in outputs[0], outputs[0]
     assert "best: trial" in outputs[2], outputs[2]
@@ -115,6 +103,6 @@ def test_password_from_the_environment(role: tuple[str, str, str], workdir: Path
     raw["search"]["n_trials"] = 1
     config = write_config(workdir, raw)
     url = f"postgresql+psycopg://{user}@127.0.0.1:5432/{db}"
-    done = _sweep(["run", str(config)], workdir, SWEEP_STORAGE=url, PGPASSWORD=password)
+    done = sweep_process(["run", str(config)], workdir, SWEEP_STORAGE=url, PGPASSWORD=password)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"optuna storage: {url}" in done.stdout
