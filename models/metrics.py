@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # torch stays unimported for `metric_names`, which `sweep validate` uses
     from torch import Tensor
 
+DIAG_PREFIX = "diag."  # per-epoch diagnostics (models/diagnostics.py): diag.l0.f.mean, ...
+
 
 def eval_metrics(
     task: str, every_step: bool, total: dict[str, Tensor], loss: Tensor

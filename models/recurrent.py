@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from models.cells import ReferenceRecurrent, parameter_count
+from models.cells import ReferenceRecurrent, Trace, parameter_count
 from models.options import NET, NetOptions
 
 # The fused torch kernels. Cells torch lacks (the peephole LSTM) exist only as a reference.
@@ -102,12 +102,23 @@ class RecurrentNet(nn.Module):
         if cell in ("lstm", "peephole"):
             _init_forget_bias(self.rnn, hidden_size)
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """Map (batch, seq_len[, n_inputs]) to (batch, n_outputs) or (batch, seq_len, n_outputs)."""
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, trace: Trace | None = None
+    ) -> Tensor:
+        """Map (batch, seq_len[, n_inputs]) to (batch, n_outputs) or (batch, seq_len, n_outputs).
+
+        With a `trace` (reference cells only), every step's hidden state and gates are kept.
+        """
         seq_len = x.shape[1]
         inputs = self.embedding(x) if self.embedding is not None else x  # (batch, seq_len, in)
-        if lengths is None or isinstance(self.rnn, ReferenceRecurrent):
-            out, state = self.rnn(inputs, lengths) if lengths is not None else self.rnn(inputs)
+        if isinstance(self.rnn, ReferenceRecurrent):
+            out, state = self.rnn(inputs, lengths, trace)
+        elif trace is not None:
+            raise ValueError(
+                "a trace needs the reference cells: build the net with impl='reference'"
+            )
+        elif lengths is None:
+            out, state = self.rnn(inputs)
         else:
             # Packing keeps padding out of both directions; lengths must live on the CPU.
             packed = pack_padded_sequence(

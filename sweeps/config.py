@@ -98,6 +98,8 @@ class TrainerConfig(_Strict):
     # Cap batches per epoch on a large corpus, so an "epoch" is a fixed amount of work.
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
+    # Per-epoch gate and gradient diagnostics (diag.* metrics) on a probe batch, when tracked.
+    diagnostics: bool = True
 
     @field_validator("max_epochs")
     @classmethod

@@ -17,6 +17,7 @@ from models.metrics import metric_names
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
 from sweeps.config import Config, make_datamodule
+from sweeps.diagnosis import DiagnosticsLog
 from sweeps.errors import ConfigError
 from sweeps.summary import BASELINE_ATTR
 
@@ -133,6 +134,8 @@ def train(
     watch = MetricWatch(metric, trial)
     # Curves first: an epoch that gets pruned still reaches MLflow before the trial ends.
     callbacks: list[pl.Callback] = [EpochCurves(run)] if run is not None else []
+    if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
+        callbacks.append(DiagnosticsLog(run))
     callbacks += [StopCheck(), watch, checkpoint]
     if config.trainer.patience is not None:
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=config.trainer.patience))

@@ -1,0 +1,114 @@
+"""Per-epoch diagnostics of a trial: `diag.*` metrics and gradient-over-time artifacts in MLflow."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytorch_lightning as pl
+
+from models.diagnostics import ProbeTwin, finite
+
+if TYPE_CHECKING:
+    from sweeps.tracking import TrialRun
+
+PROBE_SIZE = 64  # sequences in the probe batch: the first ones of the validation split
+ARTIFACT_DIR = "diagnostics"
+CURVE_NAME = "grad_over_time"
+
+
+class DiagnosticsLog(pl.Callback):
+    """After each validation, probes the model on a fixed batch with the reference cells.
+
+    Logs the `diag.*` metrics as that epoch's values and, when training ends (pruned included),
+    saves the gradient-over-time curves as `diagnostics/grad_over_time.json` and `.png`. Put it
+    before the pruning callback, so the epoch a trial is pruned at is still recorded.
+    """
+
+    def __init__(self, run: TrialRun, probe_size: int = PROBE_SIZE) -> None:
+        self.run = run
+        self.probe_size = probe_size
+        self.epochs: list[int] = []
+        self.curves: list[dict[str, list[float]]] = []
+        self._twin: ProbeTwin | None = None
+        self._batch: tuple[Any, ...] = ()
+        self._saved = False
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        datamodule: Any = trainer.datamodule  # type: ignore[attr-defined]
+        first = next(iter(datamodule.val_dataloader()))  # validation is never shuffled
+        self._batch = tuple(t[: self.probe_size].to(pl_module.device) for t in first)
+        self._twin = ProbeTwin(pl_module.net)  # type: ignore[arg-type]
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or self._twin is None:
+            return
+        found = self._twin.diagnose(pl_module.net, self._batch, pl_module.task)  # type: ignore[arg-type]
+        self.run.log_epoch(finite(found.metrics), epoch=trainer.current_epoch)
+        self.epochs.append(trainer.current_epoch)
+        self.curves.append(found.grad_over_time)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._save()
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, KeyboardInterrupt | SystemExit):
+            return  # stopping: the signal may have cut a database call short
+        try:  # pruned or crashed: keep the curve so far, never hiding the real exception
+            self._save()
+        except Exception as err:  # noqa: BLE001
+            warnings.warn(f"could not save the diagnostics artifacts: {err}", stacklevel=1)
+
+    def _save(self) -> None:
+        if self._saved or not self.epochs:
+            return
+        self._saved = True
+        data = curve_record(self.epochs, self.curves)
+        with tempfile.TemporaryDirectory(prefix="sweep-diag-") as folder:
+            path = Path(folder) / f"{CURVE_NAME}.json"
+            path.write_text(json.dumps(data))
+            plot_grad_over_time(data, path.with_suffix(".png"))
+            for item in (path, path.with_suffix(".png")):
+                self.run.client.log_artifact(self.run.run_id, str(item), ARTIFACT_DIR)
+
+
+def curve_record(epochs: list[int], curves: list[dict[str, list[float]]]) -> dict[str, Any]:
+    """The JSON artifact: per layer key, one curve of ||dLoss/dh_t|| per probed epoch."""
+    keys = list(curves[0]) if curves else []
+    return {
+        "quantity": "norm of dLoss/dh_t on the probe batch",
+        "steps": "in the order each direction reads the sequence; the loss is after the last",
+        "epochs": epochs,
+        "curves": {key: [c[key] for c in curves] for key in keys},
+    }
+
+
+def plot_grad_over_time(data: dict[str, Any], path: Path, title: str = "") -> None:
+    """One panel per layer: each epoch's curve on a log axis, early epochs light, late dark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(data["curves"])
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    epochs = data["epochs"]
+    for ax, key in zip(axes[0], keys, strict=True):
+        for i, curve in enumerate(data["curves"][key]):
+            shade = cmap(i / max(len(epochs) - 1, 1))
+            label = f"epoch {epochs[i]}" if i in (0, len(epochs) - 1) else None
+            ax.plot([max(v, 1e-30) for v in curve], color=shade, label=label)
+        ax.set_yscale("log")
+        ax.set_xlabel("time step t")
+        ax.set_ylabel("||dLoss/dh_t||")
+        ax.set_title(f"{title} layer {key}".strip())
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,164 @@
+"""Diagnostics: gate statistics, spectral radii and the gradient over time, and their logging."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from conftest import tiny_raw
+
+from datamodules.synthetic import AddingDataModule
+from models.diagnostics import ProbeTwin, memory_timescale
+from models.lit_module import SequenceModule
+from models.recurrent import RecurrentNet
+from sweeps.diagnosis import DiagnosticsLog
+
+SEQ = 12
+
+
+def _batch(n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    return torch.rand(n, SEQ, 2), torch.rand(n, 1)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "peephole"])
+def test_diagnosis_names_and_ranges(cell: str, num_layers: int) -> None:
+    net = RecurrentNet(2, 1, cell=cell, hidden_size=6, num_layers=num_layers)
+    found = ProbeTwin(net).diagnose(net, _batch(), "regression")
+    layers = [f"l{k}" for k in range(num_layers)]
+    assert list(found.grad_over_time) == layers
+    assert all(len(curve) == SEQ for curve in found.grad_over_time.values())
+    m = found.metrics
+    blocks = {"rnn": [""], "lstm": list("ifgo"), "peephole": list("ifgo"), "gru": list("rzn")}
+    for layer in layers:
+        for block in blocks[cell]:
+            assert m[f"diag.{layer}.rho{'.' + block if block else ''}"] > 0
+        gates = {"rnn": "", "lstm": "ifo", "peephole": "ifo", "gru": "rz"}[cell]
+        for gate in gates:
+            assert 0 < m[f"diag.{layer}.{gate}.mean"] < 1
+            assert 0 <= m[f"diag.{layer}.{gate}.sat"] <= 1
+        assert (f"diag.{layer}.timescale" in m) == (cell != "rnn")
+        assert m[f"diag.{layer}.grad_first_last"] > 0
+    assert m["diag.grad_first_last"] == m["diag.l0.grad_first_last"]
+
+
+def test_spectral_radius_is_that_of_the_fused_weights() -> None:
+    net = RecurrentNet(2, 1, cell="rnn", hidden_size=5)
+    with torch.no_grad():
+        net.rnn.weight_hh_l0.copy_(torch.diag(torch.tensor([0.3, -0.9, 0.5, 0.1, 0.2])))
+    assert ProbeTwin(net).diagnose(net, _batch(), "regression").metrics[
+        "diag.l0.rho"
+    ] == pytest.approx(0.9)
+
+
+def test_last_step_gradient_is_the_heads_backward() -> None:
+    net = RecurrentNet(2, 1, cell="gru", hidden_size=5)
+    x, y = _batch()
+    found = ProbeTwin(net).diagnose(net, (x, y), "regression")
+    h_last = net.rnn(x)[1][-1].detach().requires_grad_()
+    loss = (net.head(h_last) - y).pow(2).mean()  # dropout is off: the twin is in eval mode
+    (grad,) = torch.autograd.grad(loss, h_last)
+    assert found.grad_over_time["l0"][-1] == pytest.approx(float(grad.norm()), rel=1e-4)
+
+
+def test_small_recurrent_weights_make_the_gradient_vanish() -> None:
+    ratios = {}
+    for scale in (0.1, 1.0):
+        net = RecurrentNet(2, 1, cell="rnn", hidden_size=8)
+        with torch.no_grad():
+            net.rnn.weight_hh_l0.copy_(scale * torch.eye(8))
+            net.rnn.weight_ih_l0.mul_(0.1)  # small inputs: tanh stays near linear
+        ratios[scale] = (
+            ProbeTwin(net).diagnose(net, _batch(), "regression").metrics["diag.grad_first_last"]
+        )
+    assert ratios[0.1] < 1e-8 and ratios[1.0] > 0.05  # about 0.1^11 against tanh' ^ 11
+
+
+def test_memory_timescale_of_a_keep_gate() -> None:
+    assert memory_timescale(torch.tensor([0.9, 0.9])) == pytest.approx(-1 / math.log(0.9))
+
+
+class _Client:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def log_artifact(self, run_id: str, path: str, artifact_path: str) -> None:
+        (self.folder / artifact_path).mkdir(exist_ok=True)
+        shutil.copy(path, self.folder / artifact_path)
+
+
+class _Run:
+    """The slice of TrialRun the callback uses: per-epoch metrics and artifacts."""
+
+    def __init__(self, folder: Path) -> None:
+        self.run_id, self.client = "r", _Client(folder)
+        self.epochs: dict[int, dict[str, float]] = {}
+
+    def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
+        self.epochs[epoch] = metrics
+
+
+def _fit(callbacks: list[pl.Callback]) -> SequenceModule:
+    pl.seed_everything(0, verbose=False)
+    dm = AddingDataModule(seq_len=SEQ, batch_size=32, n_train=128, n_val=64, n_test=64)
+    dm.setup("fit")
+    module = SequenceModule(RecurrentNet(2, 1, cell="lstm", hidden_size=6), task="regression")
+    trainer = pl.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=callbacks,
+    )
+    trainer.fit(module, datamodule=dm)
+    return module
+
+
+def test_callback_logs_each_epoch_and_saves_artifacts_without_changing_training(
+    tmp_path: Path,
+) -> None:
+    run: Any = _Run(tmp_path)
+    probed = _fit([DiagnosticsLog(run)])
+    plain = _fit([])
+    for a, b in zip(probed.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(a, b)  # the probe draws no random numbers and touches no weight
+    assert sorted(run.epochs) == [0, 1]
+    assert {"diag.l0.f.mean", "diag.l0.timescale", "diag.l0.rho.f"} <= set(run.epochs[1])
+    data = json.loads((tmp_path / "diagnostics" / "grad_over_time.json").read_text())
+    assert data["epochs"] == [0, 1] and len(data["curves"]["l0"][1]) == SEQ
+    assert (tmp_path / "diagnostics" / "grad_over_time.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> None:
+    from mlflow import MlflowClient
+
+    from sweeps.config import validate
+    from sweeps.runner import run_sweep
+
+    config = validate(tiny_raw())
+    summary = run_sweep(config, storage=f"sqlite:///{workdir / 'optuna.db'}", report=print)
+    client = MlflowClient(summary.tracking_uri)
+    children = client.search_runs(
+        [client.get_run(summary.parent_run_id).info.experiment_id],
+        f"tags.mlflow.parentRunId = '{summary.parent_run_id}'",
+    )
+    assert len(children) == 3
+    for child in children:
+        assert "diag.grad_first_last" in child.data.metrics
+        steps = client.get_metric_history(
+            child.info.run_id,
+            "diag.l0.rho" if child.data.params["model.cell"] == "rnn" else "diag.grad_first_last",
+        )
+        assert sorted(m.step for m in steps) == [0, 1, 2]
+        names = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
+        assert names == {"diagnostics/grad_over_time.json", "diagnostics/grad_over_time.png"}
