@@ -58,8 +58,8 @@ class MetricWatch(pl.Callback):
             if self.trial is None:
                 raise NonFiniteMetricError(self.prune_reason)
             raise optuna.TrialPruned(self.prune_reason)
-        if self.trial is None:
-            return
+        if self.trial is None or len(self.trial.study.directions) > 1:
+            return  # Optuna takes no reports from multi-objective trials (and cannot prune them)
         self.trial.report(value, step=epoch)
         if self.trial.should_prune():
             self.prune_reason = f"pruned at epoch {epoch} with {self.metric}={value:.6g}"

@@ -114,6 +114,8 @@ def run(
         baseline = summary.baselines.get(metric)
         versus = f" (baseline {baseline:.6g})" if baseline is not None else ""
         typer.echo(f"best {metric} = {summary.best_value:.6g}{versus} with {summary.best_params}")
+    elif len(cfg.search.all_metrics()) > 1:
+        typer.echo("several objectives: `sweep best` lists the Pareto front")
     typer.echo(f"optuna storage: {redact(summary.storage)}")
     typer.echo(
         f"mlflow: {redact(summary.tracking_uri)}, experiment {cfg.name!r}, parent run "
@@ -136,7 +138,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     check_metric(cfg, make_datamodule(cfg, load=True).spec)
     typer.echo(
         f"{config}: valid (study {cfg.name!r}, data {cfg.data.name!r}, "
-        f"{cfg.search.n_trials} trials, metric {cfg.search.metric} {cfg.search.direction})"
+        f"{cfg.search.n_trials} trials, metric {_objectives(cfg)})"
     )
     if not cfg.search.space:
         typer.echo("search space: empty (every trial trains the base config)")
@@ -223,11 +225,25 @@ def status(
     _echo_best(st)
 
 
+def _objectives(cfg: Config) -> str:
+    pairs = zip(cfg.search.all_metrics(), cfg.search.all_directions(), strict=True)
+    return ", ".join(f"{metric} {direction}" for metric, direction in pairs)
+
+
 def _echo_best(st: Any) -> None:
     from optuna.trial import TrialState
 
     if not st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         typer.echo("no completed trial yet")
+        return
+    if len(st.directions) > 1:
+        from sweeps.leaderboard import objective_names, ranked
+
+        front = ranked(st)
+        typer.echo(f"Pareto front of {', '.join(objective_names(st))}: {len(front)} trials")
+        for t in front:
+            values = ", ".join(f"{v:.6g}" for v in t.values)
+            typer.echo(f"  trial {t.number}: {values}  {t.params}")
         return
     best = st.best_trial
     typer.echo(f"best: trial {best.number}, value {best.value:.6g}")

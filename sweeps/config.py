@@ -140,9 +140,16 @@ class PrunerConfig(_Strict):
     reduction_factor: int = Field(3, ge=2)
 
 
+Direction = Literal["minimize", "maximize"]
+
+
 class SearchConfig(_Strict):
     metric: str = "val_loss"
-    direction: Literal["minimize", "maximize"] = "minimize"
+    direction: Direction = "minimize"
+    # Several objectives: search.metric and search.direction written as lists. These hold them
+    # all; metric and direction then hold the first, which drives checkpoints and early stopping.
+    objectives: list[str] = []
+    directions: list[Direction] = []
     n_trials: int = Field(12, ge=1)  # total for the study, across resumes
     timeout: float | None = Field(None, gt=0.0)
     sampler: SamplerConfig = SamplerConfig()
@@ -151,6 +158,36 @@ class SearchConfig(_Strict):
     # Param sets (dotted paths from the space) to try first, once per study; partial sets are
     # completed by the sampler.
     enqueue: list[dict[str, Any]] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _objective_lists(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        metric, direction = raw.get("metric", "val_loss"), raw.get("direction", "minimize")
+        if not isinstance(metric, list) and not isinstance(direction, list):
+            return raw
+        metrics = metric if isinstance(metric, list) else [metric]
+        directions = direction if isinstance(direction, list) else [direction]
+        if not metrics or len(metrics) != len(directions):
+            raise ValueError(
+                f"search.metric and search.direction must be lists of the same length, but got "
+                f"{len(metrics)} metrics and {len(directions)} directions"
+            )
+        return {
+            **raw,
+            "metric": metrics[0],
+            "direction": directions[0],
+            "objectives": metrics,
+            "directions": directions,
+        }
+
+    def all_metrics(self) -> list[str]:
+        """Every objective's name, in order; one unless search.metric is a list."""
+        return list(self.objectives) or [self.metric]
+
+    def all_directions(self) -> list[Direction]:
+        return list(self.directions) or [self.direction]
 
 
 class TrackingConfig(_Strict):

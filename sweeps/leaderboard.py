@@ -89,9 +89,26 @@ def cell_rows(study: optuna.Study) -> list[CellRow]:
 
 
 def ranked(study: optuna.Study) -> list[FrozenTrial]:
-    """COMPLETE trials, best first, as the study ranks them."""
+    """COMPLETE trials, best first, as the study ranks them; with several objectives, the
+    Pareto front, by the first objective."""
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(study.directions) > 1:
+        done = study.best_trials
     return sorted(done, key=lambda t: t.values[0], reverse=not minimizing(study))
+
+
+def objective_names(study: optuna.Study, first: str | None = None) -> list[str]:
+    """The searched metrics, as the trials' stored configs name them."""
+    n = len(study.directions)
+    for t in study.get_trials(deepcopy=False):
+        metric = t.user_attrs.get("config", {}).get("search", {}).get("objectives") or [
+            t.user_attrs.get("config", {}).get("search", {}).get("metric")
+        ]
+        if len(metric) == n and all(isinstance(m, str) for m in metric):
+            return [str(m) for m in metric]
+    if n == 1:
+        return [first or "value"]
+    return [first or "value 0", *(f"value {i}" for i in range(1, n))]
 
 
 def _fmt(value: object) -> str:
@@ -126,9 +143,15 @@ def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TO
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     best = ranked(study)
+    names = objective_names(study, metric)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     lines = []  # MLflow folds a long description after a few lines: the answer comes first
-    if best:
+    if best and len(names) > 1:
+        lines.append(
+            f"**Pareto front: {len(best)} trials** trading off {', '.join(names)}; "
+            f"sorted by {names[0]} below."
+        )
+    elif best:
         top_one = best[0]
         shown = ", ".join(f"{k}={_fmt(v)}" for k, v in top_one.params.items())
         link = run_link(experiment_id, top_one.user_attrs.get(RUN_ATTR))
@@ -148,13 +171,15 @@ def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TO
     if best:
         params = sorted({k for t in best[:top] for k in t.params})
         lines += [
-            f"### Top {min(top, len(best))} trials",
+            f"### Top {min(top, len(best))} trials"
+            if len(names) == 1
+            else f"### The Pareto front ({len(best)} trials)",
             "",
-            "| rank | trial | " + " | ".join([metric, *params]) + " | run |",
-            "|" + " --- |" * (len(params) + 4),
+            "| rank | trial | " + " | ".join([*names, *params]) + " | run |",
+            "|" + " --- |" * (len(params) + len(names) + 3),
         ]
         for rank, t in enumerate(best[:top], 1):
-            cells = [_fmt(t.values[0]), *(_fmt(t.params.get(p)) for p in params)]
+            cells = [*(_fmt(v) for v in t.values), *(_fmt(t.params.get(p)) for p in params)]
             link = run_link(experiment_id, t.user_attrs.get(RUN_ATTR))
             lines.append(f"| {rank} | {t.number} | " + " | ".join(cells) + f" | {link} |")
         lines.append("")
@@ -195,7 +220,8 @@ class Leaderboard:
         note = markdown(study, self.metric, self.experiment_id)
         metrics = []
         best = ranked(study)
-        if trial is not None and best:  # best so far, one point per finished trial
+        if trial is not None and best and len(study.directions) == 1:  # best so far, a point
+            # per finished trial
             finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
             stamp = int(time.time() * 1000)
             metrics.append(Metric("best_value", float(best[0].values[0]), stamp, finished))

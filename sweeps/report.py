@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.leaderboard import best_seen, cell_rows, last_seen, minimizing
+from sweeps.leaderboard import best_seen, cell_rows, last_seen, minimizing, objective_names
 from sweeps.tracking import RUN_ATTR
 
 if TYPE_CHECKING:
@@ -35,19 +35,6 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
-
-
-def metric_names(study: optuna.Study) -> list[str]:
-    """The searched metrics, read from a trial's stored config; `value` if none is stored."""
-    n = len(study.directions)
-    for t in study.get_trials(deepcopy=False):
-        search = t.user_attrs.get("config", {}).get("search", {})
-        metric = search.get("metric")
-        if metric is not None:
-            names = metric if isinstance(metric, list) else [metric]
-            if len(names) == n:
-                return [str(m) for m in names]
-    return ["value"] if n == 1 else [f"value {i}" for i in range(n)]
 
 
 def _param_info(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
@@ -152,7 +139,7 @@ def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict
     data: dict[str, Any] = _finite(
         {
             "study": study.study_name,
-            "metrics": metric_names(study),
+            "metrics": objective_names(study),
             "directions": [d.name.lower() for d in study.directions],
             "counts": counts,
             "trials": rows,

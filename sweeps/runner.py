@@ -15,6 +15,7 @@ from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config, make_datamodule, with_values
 from sweeps.errors import ConfigError
 from sweeps.leaderboard import Leaderboard
+from sweeps.objectives import objective_values
 from sweeps.preflight import preflight
 from sweeps.secrets import redact
 from sweeps.signals import STOP
@@ -40,10 +41,10 @@ Report = Callable[[str], None]
 
 def objective_for(
     config: Config, tracker: Tracker, parent_id: str, report: Report
-) -> Callable[[optuna.Trial], float]:
+) -> Callable[[optuna.Trial], float | list[float]]:
     """The Optuna objective: sample, build the trial's config, train, record in MLflow."""
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: optuna.Trial) -> float | list[float]:
         values = suggest(trial, config.search.space, config)
         trial_config = with_values(config, values)
         trial.set_user_attr(CONFIG_ATTR, trial_config.public())  # passwords masked
@@ -70,7 +71,7 @@ def objective_for(
             f"trial {trial.number:3d} COMPLETE  {config.search.metric}={result.best_value:.6g} "
             f"(epoch {result.best_epoch}, {seconds:.1f}s)  {_short(values)}"
         )
-        return result.best_value
+        return objective_values(config, result)
 
     return objective
 
@@ -186,7 +187,7 @@ def _fit_to_grid(config: Config, report: Report) -> Config:
 def _loop(
     study: optuna.Study,
     config: Config,
-    objective: Callable[[optuna.Trial], float],
+    objective: Callable[[optuna.Trial], float | list[float]],
     report: Report,
     board: Leaderboard,
 ) -> None:
@@ -223,7 +224,7 @@ def _summary(
     done: bool = False,
 ) -> SweepSummary:
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    best = study.best_trial if completed else None
+    best = study.best_trial if completed and len(study.directions) == 1 else None
     return SweepSummary(
         study_name=study.study_name,
         storage=storage,

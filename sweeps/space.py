@@ -207,8 +207,10 @@ def check_space(config: Config) -> None:
                 "whose points fix every parameter; use tpe or random"
             )
     ordered(config.search.space)  # no cycles
+    from sweeps.objectives import check_objectives
     from sweeps.warmstart import check_enqueue
 
     check_enqueue(config)
+    check_objectives(config)
     if config.search.sampler.name == "grid":
         grid(config.search.space)

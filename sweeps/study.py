@@ -123,7 +123,7 @@ def open_study(
         study = optuna.create_study(
             storage=make_storage(storage, on_stale),
             study_name=name,
-            direction=config.search.direction,
+            directions=config.search.all_directions(),
             sampler=make_sampler(config.search.sampler, config),
             pruner=make_pruner(config.search.pruner, config.trainer.max_epochs),
             load_if_exists=True,
@@ -132,11 +132,13 @@ def open_study(
         raise
     except ValueError as err:
         raise ConfigError(f"study {name!r} in {storage} cannot be resumed: {err}") from None
-    stored = study.direction.name.lower()
-    if stored != config.search.direction:
+    stored = [d.name.lower() for d in study.directions]
+    wanted = config.search.all_directions()
+    if stored != wanted:
+        shown, now = (stored[0], wanted[0]) if len(stored) == len(wanted) == 1 else (stored, wanted)
         raise ConfigError(
-            f"search.direction is {config.search.direction}, but study {name!r} in {storage} "
-            f"was created to {stored}; keep {stored} or start a new study with --study NAME"
+            f"search.direction is {now}, but study {name!r} in {storage} "
+            f"was created to {shown}; keep {shown} or start a new study with --study NAME"
         )
     return study
 
@@ -158,7 +160,12 @@ def best_config_yaml(study: optuna.Study) -> str:
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not completed:
         raise ConfigError(f"study {study.study_name!r} has no completed trial yet")
-    config = study.best_trial.user_attrs.get(CONFIG_ATTR)
+    if len(study.directions) > 1:  # no single best: the front's best on the first objective
+        first_best = max if study.directions[0].name == "MAXIMIZE" else min
+        chosen = first_best(study.best_trials, key=lambda t: t.values[0])
+    else:
+        chosen = study.best_trial
+    config = chosen.user_attrs.get(CONFIG_ATTR)
     if config is None:
         raise ConfigError(f"the best trial of {study.study_name!r} has no stored config")
     return yaml.safe_dump(config, sort_keys=False)

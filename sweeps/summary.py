@@ -26,7 +26,7 @@ CELL_PARAM = "model.cell"
 def trial_value(trial: FrozenTrial) -> float | None:
     """A complete trial's value; a pruned one's last reported value; None for the others."""
     if trial.state == TrialState.COMPLETE:
-        return trial.value
+        return trial.values[0] if trial.values else None  # the first objective
     if trial.state == TrialState.PRUNED and trial.intermediate_values:
         return trial.intermediate_values[max(trial.intermediate_values)]
     return None
@@ -90,7 +90,7 @@ def _choices(trial: FrozenTrial) -> dict[str, str]:
 
 def by_choice(study: optuna.Study) -> dict[str, dict[str, ChoiceStats]]:
     """Per categorical parameter (and per cell), per value: trials, best, median, at baseline."""
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     baseline = study_baseline(trials)
     table: dict[str, dict[str, ChoiceStats]] = {}

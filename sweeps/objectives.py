@@ -1,0 +1,54 @@
+"""Several objectives: `search.metric` and `search.direction` as lists, e.g. loss and size.
+
+The first objective is a metric the module logs per epoch: it drives checkpoints and early
+stopping, and its best epoch gives the trial's value. The others are numbers every run
+records once training ends. Optuna cannot prune a multi-objective trial, so pruning is refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sweeps.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sweeps.config import Config
+    from sweeps.trial import TrainResult
+
+LATER = ("n_parameters", "best_epoch")  # what an objective after the first may name
+# Optuna's CMA-ES sampler is single-objective only.
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)
+
+
+def check_objectives(config: Config) -> None:
+    """Later objectives name recorded numbers; no pruner and a multi-objective sampler."""
+    metrics = config.search.all_metrics()
+    if len(metrics) < 2:
+        return
+    for i, name in enumerate(metrics[1:], 1):
+        if name not in LATER:
+            raise ConfigError(
+                f"search.metric[{i}] {name!r} cannot be an objective after the first; "
+                f"choose one of {list(LATER)} (the first may be any logged metric)"
+            )
+    if len(set(metrics)) != len(metrics):
+        raise ConfigError(f"search.metric lists a metric twice: {metrics}")
+    if config.search.pruner.name != "none":
+        raise ConfigError(
+            f"search.pruner.name must be none with several objectives, but got "
+            f"{config.search.pruner.name!r}: Optuna cannot prune multi-objective trials"
+        )
+    if config.search.sampler.name in SINGLE_OBJECTIVE_SAMPLERS:
+        raise ConfigError(
+            f"search.sampler.name {config.search.sampler.name!r} is single-objective; "
+            "use tpe, random, grid or qmc with several objectives"
+        )
+
+
+def objective_values(config: Config, result: TrainResult) -> float | list[float]:
+    """The trial's value: one number, or one per objective."""
+    metrics = config.search.all_metrics()
+    if len(metrics) == 1:
+        return result.best_value
+    recorded = result.summary(metrics[0])
+    return [result.best_value, *(float(recorded[name]) for name in metrics[1:])]
