@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 MAX_CURVES = 24  # charts of the best run's metrics; diagnostics can log many
+GRAD_OVER_TIME = "diagnostics/grad_over_time.json"  # the insight diagnostics' artifact
 
 
 def _finite(value: Any) -> Any:
@@ -114,7 +115,27 @@ def best_run_curves(client: MlflowClient | None, run_id: str | None) -> dict[str
     except Exception as err:  # noqa: BLE001 - the report still stands without MLflow
         return {"error": f"MLflow run {run_id} could not be read: {err}"}
     keep = dict(list(diags.items())[:MAX_CURVES])
-    return {"run": run_id, "curves": curves, "diag": keep, "diag_total": len(diags)}
+    out = {"run": run_id, "curves": curves, "diag": keep, "diag_total": len(diags)}
+    return {**out, "over_time": _grad_over_time(client, run_id)}
+
+
+def _grad_over_time(client: MlflowClient, run_id: str) -> dict[str, Any]:
+    """The run's `diagnostics/grad_over_time.json` (per layer, per epoch, per step), if any."""
+    import os
+    import tempfile
+
+    # MLflow draws a progress bar on stderr for every download; a report prints one line.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        listed = {a.path for a in client.list_artifacts(run_id, GRAD_OVER_TIME.split("/")[0])}
+        if GRAD_OVER_TIME not in listed:
+            return {}
+        with tempfile.TemporaryDirectory() as folder:
+            path = client.download_artifacts(run_id, GRAD_OVER_TIME, folder)
+            found = json.loads(Path(path).read_text())
+    except Exception:  # noqa: BLE001 - an unreadable artifact only leaves its chart out
+        return {}
+    return found if isinstance(found, dict) and isinstance(found.get("curves"), dict) else {}
 
 
 def pareto(study: optuna.Study) -> list[int]:

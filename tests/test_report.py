@@ -117,3 +117,24 @@ def test_report_command_reads_without_torch(workdir: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     assert "wrote r.html" in done.stdout
     assert '"study": "wide"' in (workdir / "r.html").read_text()
+
+
+def test_best_run_curves_read_metrics_and_the_gradient_over_time(workdir: Path) -> None:
+    import json
+
+    from sweeps.report import best_run_curves
+    from sweeps.tracking import Tracker, TrialRun
+
+    tracker = Tracker(f"sqlite:///{workdir / 'mlflow.db'}", "curves")
+    run = TrialRun(tracker.client, tracker.client.create_run(tracker.experiment_id).info.run_id)
+    for epoch in range(3):
+        run.log_epoch({"train_loss": 1.0 / (epoch + 1), "diag.l0.f.mean": 0.5}, epoch=epoch)
+    run.log_summary({"n_parameters": 10.0}, {})
+    over = {"quantity": "norm", "curves": {"l0": [[1.0, 0.5], [1.0, 0.8]]}}
+    (workdir / "diagnostics").mkdir()
+    (workdir / "diagnostics" / "grad_over_time.json").write_text(json.dumps(over))
+    tracker.client.log_artifact(run.run_id, str(workdir / "diagnostics"))
+    found = best_run_curves(tracker.client, run.run_id)
+    assert found["curves"] == {"train_loss": [(0, 1.0), (1, 0.5), (2, 1.0 / 3)]}
+    assert list(found["diag"]) == ["diag.l0.f.mean"]  # diagnostics apart; summaries left out
+    assert found["over_time"] == over
