@@ -111,3 +111,13 @@ def test_missing_gpu_fails_the_run_before_any_trial(
     assert result.exit_code == 1, result.output
     assert "trainer.accelerator is 'gpu'" in result.output
     assert not (tmp_path / "optuna.db").exists()  # failed before any store was touched
+
+
+def test_tracking_uri_comes_from_the_environment(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", str(config)], env={"MLFLOW_TRACKING_URI": uri})
+    assert result.exit_code == 1, result.output
+    assert f"tracking URI {uri} does not answer" in result.output
