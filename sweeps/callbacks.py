@@ -47,6 +47,20 @@ class MetricWatch(pl.Callback):
         self.prune_reason: str | None = None
         self.history: list[float] = []  # the metric per validation epoch, in order
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict["history"])
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A resumed trial: give the new Optuna trial the epochs its checkpoint already ran,
+        # so the pruner compares it over its whole curve.
+        if self.trial is not None:
+            for epoch, value in enumerate(self.history):
+                if math.isfinite(value):
+                    self.trial.report(value, step=epoch)
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
@@ -87,6 +101,16 @@ class EpochCurves(pl.Callback):
     def __init__(self, run: TrialRun) -> None:
         self.run = run
         self._pending: tuple[int, dict[str, float]] | None = None
+
+    # An epoch's checkpoint is written before its metrics are sent: the held metrics travel
+    # in the checkpoint, so a trial resumed from it still logs that epoch (without its
+    # training loss, which Lightning does not restore).
+    def state_dict(self) -> dict[str, Any]:
+        return {"pending": self._pending}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        pending = state_dict.get("pending")
+        self._pending = None if pending is None else (int(pending[0]), dict(pending[1]))
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:

@@ -52,6 +52,10 @@ StudyOpt = Annotated[str | None, typer.Option(help="Study name; defaults to the 
 TrackingOpt = Annotated[
     str | None, typer.Option(help="MLflow tracking URI.", envvar="MLFLOW_TRACKING_URI")
 ]
+WorkersOpt = Annotated[
+    str,
+    typer.Option(help="Worker processes on this machine: a number, or auto (one per core)."),
+]
 
 
 def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
@@ -88,12 +92,14 @@ def run(
         typer.Option(help="Warm start: first run the best params of this study (same storage)."),
     ] = None,
     from_top: Annotated[int, typer.Option(help="How many of --from-study's best.")] = 5,
+    workers: WorkersOpt = "1",
 ) -> None:
-    """Run the sweep, or resume it: continues until search.n_trials trials in total."""
+    """Run the sweep, resume it, or join it: until search.n_trials trials in total."""
     with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
         cfg = _load(config, set_, tracking_uri)
-        from sweeps.runner import run_sweep
+        from sweeps.coordinator import run_sweep, workers_for
 
+        count = workers_for(workers)
         summary = run_sweep(
             cfg,
             storage=storage,
@@ -101,6 +107,7 @@ def run(
             report=typer.echo,
             from_study=from_study,
             from_top=from_top,
+            workers=count,
         )
     if summary.already_done:
         typer.echo(
@@ -121,6 +128,23 @@ def run(
         f"mlflow: {redact(summary.tracking_uri)}, experiment {cfg.name!r}, parent run "
         f"{summary.parent_run_id}; browse with `sweep ui`"
     )
+    if summary.all_failed:
+        typer.echo("error: every trial of this run failed (see the reasons above)", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@exits
+def proxy(
+    storage: Annotated[str, typer.Option(help="The database the proxy serves (postgresql://...).")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 13000,
+) -> None:
+    """Serve the storage through Optuna's gRPC proxy; workers use --storage grpc://HOST:PORT."""
+    from sweeps.storage import serve_proxy
+
+    typer.echo(f"optuna gRPC storage proxy on {host}:{port} (Ctrl-C stops it)")
+    serve_proxy(storage, host, port)
 
 
 @app.command()
@@ -190,7 +214,8 @@ def _echo_training(cfg: Config, result: Any, run_id: str) -> None:
 
 def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
     """Load an existing study named by a config or by --study and --storage."""
-    from sweeps.study import DEFAULT_STORAGE, load_existing
+    from sweeps.storage import DEFAULT_STORAGE
+    from sweeps.study import load_existing
 
     cfg = _shallow(config) if config is not None else None
     name = study or (cfg.name if cfg else None)
@@ -210,11 +235,15 @@ OptionalConfig = Annotated[
 def status(
     config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
 ) -> None:
-    """Counts of trials by state, and the best value so far."""
+    """Counts of trials by state, and the best value so far; fails trials whose worker died."""
     from sweeps.study import state_counts
     from sweeps.summary import by_choice, format_table, study_baseline
 
     st = _open(config, study, storage)
+    cfg = _load(config, None) if config is not None else None
+    from sweeps.coordinator import reap_for_status
+
+    reap_for_status(st, cfg, storage, typer.echo)
     counts = state_counts(st)
     typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
     for state, n in sorted(counts.items()):
@@ -320,18 +349,18 @@ def dashboard(
         raise ConfigError(
             "sweep dashboard needs optuna-dashboard: pip install 'rnn-sweeps[dashboard]'"
         ) from None
-    import optuna
 
-    from sweeps.study import DEFAULT_STORAGE
+    from sweeps.storage import DEFAULT_STORAGE, open_storage
 
     st = _open(config, study, storage)  # the study must exist: a typo fails here, not in a page
     url = storage or (_shallow(config).storage if config else None) or DEFAULT_STORAGE
-    study_id = optuna.storages.get_storage(url).get_study_id_from_name(st.study_name)
+    store = open_storage(url)
+    study_id = store.get_study_id_from_name(st.study_name)
     typer.echo(
         f"optuna-dashboard for study {st.study_name!r} at "
         f"http://127.0.0.1:{port}/dashboard/studies/{study_id} (Ctrl-C stops it)"
     )
-    optuna_dashboard.run_server(url, host="127.0.0.1", port=port)
+    optuna_dashboard.run_server(store, host="127.0.0.1", port=port)
 
 
 @app.command()

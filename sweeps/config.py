@@ -151,7 +151,10 @@ class SearchConfig(_Strict):
     objectives: list[str] = []
     directions: list[Direction] = []
     n_trials: int = Field(12, ge=1)  # total for the study, across resumes
-    timeout: float | None = Field(None, gt=0.0)
+    timeout: float | None = Field(None, gt=0.0)  # seconds for the whole sweep, all workers
+    # Seconds between a worker's heartbeats; a trial of another host is failed and retried
+    # after three missed beats (a dead process on this host at once).
+    heartbeat: float = Field(20.0, gt=0.0)
     sampler: SamplerConfig = SamplerConfig()
     pruner: PrunerConfig = PrunerConfig()
     space: dict[str, ParamSpec] = {}
@@ -211,7 +214,7 @@ class Config(_Strict):
     optimizer: OptimizerConfig = OptimizerConfig()
     trainer: TrainerConfig = TrainerConfig()
     search: SearchConfig = SearchConfig()
-    storage: str | None = None  # Optuna RDB URL; null = sqlite:///optuna.db here
+    storage: str | None = None  # Optuna storage URL; null = journal:///optuna.journal here
     tracking: TrackingConfig = TrackingConfig()
 
     def public(self) -> dict[str, Any]:

@@ -72,6 +72,12 @@ def check_storage(url: str) -> None:
     """The Optuna storage: a writable SQLite file, or a database server that answers."""
     if check_sqlite(url, "storage", "pass --storage URL (or SWEEP_STORAGE)") is not None:
         return
+    if url.startswith("journal:///"):  # Optuna's journal file: its folder must take files
+        folder = Path(url.removeprefix("journal:///")).expanduser().resolve().parent
+        check_folder(folder, f"storage {url}", "pass --storage URL (or SWEEP_STORAGE)")
+        return
+    if url.startswith("grpc://"):
+        return  # the gRPC proxy answers when the first study call is made
     import sqlalchemy
 
     try:

@@ -1,9 +1,7 @@
-"""A sweep: the Optuna study, its sampler and pruner, and the loop that runs its trials."""
+"""The Optuna study of a sweep: its sampler and pruner, how trials count, what is best."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +10,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config import Config, PrunerConfig, SamplerConfig
 from sweeps.errors import ConfigError
+from sweeps.reaper import INTERRUPTED_ATTR, RETRY_OF
+from sweeps.secrets import redact
 from sweeps.space import grid
+from sweeps.storage import open_storage
 
-DEFAULT_STORAGE = "sqlite:///optuna.db"
-INTERRUPTED_ATTR = "interrupted"  # trial user attribute: stopped by a signal, not by its config
 CONFIG_ATTR = "config"  # trial user attribute: the full resolved config the trial ran
-REQUEUED_ATTR = "requeued_trials"  # study user attribute: interrupted trials already re-run
 MAX_FAILURES_IN_A_ROW = 3
-# Heartbeats let a later run (or another worker) fail the trials of a killed process.
-HEARTBEAT_S, GRACE_S = 20, 60
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints one line per trial
 
@@ -64,48 +60,29 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
     raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")
 
 
-StaleHook = Callable[[optuna.Study, FrozenTrial], None]
-
-
-def make_storage(url: str, on_stale: StaleHook | None = None) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats: a dead worker's trial is failed, `on_stale` told, retried."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)
-
-    def stale(study: optuna.Study, trial: FrozenTrial) -> None:
-        if on_stale is not None:
-            on_stale(study, trial)
-        retry(study, trial)
-
-    try:
-        with warnings.catch_warnings():
-            # Heartbeats are marked experimental since Optuna 2.8; we rely on them on purpose
-            # and test them, so that one warning is hidden here and nowhere else.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=stale,
-            )
-    except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(
-            f"storage {url!r} could not be opened: {first}; check --storage or the config's storage"
-        ) from None
+def superseded(trials: list[FrozenTrial]) -> set[int]:
+    """Numbers of trials a retry replaced (after a signal or a reap)."""
+    numbers = {t.number for t in trials}
+    return {n for t in trials if (n := t.user_attrs.get(RETRY_OF)) in numbers}
 
 
 def counted(trials: list[FrozenTrial]) -> int:
     """Trials that count towards search.n_trials: finished, neither interrupted nor retried."""
     done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    # A heartbeat retry names the dead trial it replaces; the replacement is what counts.
-    retried = {t.system_attrs.get("failed_trial") for t in trials}
+    replaced = superseded(trials)
     return sum(
         1
         for t in trials
-        if t.state in done and not t.user_attrs.get(INTERRUPTED_ATTR) and t.number not in retried
+        if t.state in done and not t.user_attrs.get(INTERRUPTED_ATTR) and t.number not in replaced
     )
+
+
+def budget_used(trials: list[FrozenTrial]) -> int:
+    """Slots of search.n_trials taken: every trial, running or queued too, but not a replaced one.
+
+    An interrupted trial awaiting its retry keeps its slot, so the retry never overshoots.
+    """
+    return len(trials) - len(superseded(trials))
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -116,12 +93,12 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
 
 
 def open_study(
-    config: Config, storage: str, name: str, on_stale: StaleHook | None = None
+    config: Config, storage: str, name: str, store: optuna.storages.BaseStorage | None = None
 ) -> optuna.Study:
     """Create the study, or load it to resume; a direction change is a config error."""
     try:
         study = optuna.create_study(
-            storage=make_storage(storage, on_stale),
+            storage=store if store is not None else open_storage(storage),
             study_name=name,
             directions=config.search.all_directions(),
             sampler=make_sampler(config.search.sampler, config),
@@ -131,13 +108,13 @@ def open_study(
     except ConfigError:
         raise
     except ValueError as err:
-        raise ConfigError(f"study {name!r} in {storage} cannot be resumed: {err}") from None
+        raise ConfigError(f"study {name!r} in {redact(storage)} cannot be resumed: {err}") from None
     stored = [d.name.lower() for d in study.directions]
     wanted = config.search.all_directions()
     if stored != wanted:
         shown, now = (stored[0], wanted[0]) if len(stored) == len(wanted) == 1 else (stored, wanted)
         raise ConfigError(
-            f"search.direction is {now}, but study {name!r} in {storage} "
+            f"search.direction is {now}, but study {name!r} in {redact(storage)} "
             f"was created to {shown}; keep {shown} or start a new study with --study NAME"
         )
     return study
@@ -145,12 +122,12 @@ def open_study(
 
 def load_existing(name: str, storage: str) -> optuna.Study:
     """An existing study, or a ConfigError that lists the studies the storage holds."""
-    store = make_storage(storage)
+    store = open_storage(storage)
     try:
         return optuna.load_study(study_name=name, storage=store)
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(store)]
-        raise ConfigError(f"no study {name!r} in {storage}; it holds {names}") from None
+        raise ConfigError(f"no study {name!r} in {redact(storage)}; it holds {names}") from None
 
 
 def best_config_yaml(study: optuna.Study) -> str:
@@ -171,21 +148,6 @@ def best_config_yaml(study: optuna.Study) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def requeue_interrupted(study: optuna.Study) -> list[int]:
-    """Queue once more, with the same params, each trial a signal stopped; returns numbers."""
-    done = set(study.user_attrs.get(REQUEUED_ATTR, []))
-    again = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        if t.user_attrs.get(INTERRUPTED_ATTR) and t.number not in done
-    ]
-    for t in again:
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
-    if again:
-        study.set_user_attr(REQUEUED_ATTR, sorted(done | {t.number for t in again}))
-    return [t.number for t in again]
-
-
 @dataclass
 class SweepSummary:
     study_name: str
@@ -199,3 +161,4 @@ class SweepSummary:
     seconds: float
     baselines: dict[str, float]
     already_done: bool = False
+    all_failed: bool = False  # every trial this invocation finished failed

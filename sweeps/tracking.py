@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from sweeps.secrets import redact
+from sweeps.storage import file_lock
 
 if TYPE_CHECKING:
     import optuna
@@ -70,24 +71,50 @@ class Tracker:
 
     def __init__(self, uri: str, experiment: str) -> None:
         self.uri = uri = absolute_uri(uri)
-        self.client = MlflowClient(tracking_uri=uri)
+        if uri.startswith("sqlite:///"):
+            # Two processes migrating a new mlflow.db at once fail with "table already exists".
+            with file_lock(Path(uri.removeprefix("sqlite:///") + ".lock")):
+                self._open(experiment)
+        else:
+            self._open(experiment)
+        self.lost_parent: str | None = None  # a parent run id the store no longer had
+
+    def _open(self, experiment: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        self.client = MlflowClient(tracking_uri=self.uri)
         found = self.client.get_experiment_by_name(experiment)
         if found is None:
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=_artifact_root(uri), tags=EXPERIMENT_KIND
-            )
-        else:
-            self.experiment_id = found.experiment_id
-            for key, value in EXPERIMENT_KIND.items():
-                if found.tags.get(key) != value:
-                    self.client.set_experiment_tag(self.experiment_id, key, value)
+            try:
+                self.experiment_id = self.client.create_experiment(
+                    experiment, artifact_location=_artifact_root(self.uri), tags=EXPERIMENT_KIND
+                )
+                return
+            except MlflowException:  # another process on another machine created it first
+                found = self.client.get_experiment_by_name(experiment)
+                if found is None:
+                    raise
+        self.experiment_id = found.experiment_id
+        for key, value in EXPERIMENT_KIND.items():
+            if found.tags.get(key) != value:
+                self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def open_parent(self, study: optuna.Study, config: Config, storage: str) -> str:
-        """The study's parent run: reopened on resume, created (and linked) the first time."""
+        """The study's parent run: reopened on resume, created (and linked) the first time.
+
+        Call it under the study's lock: it reads, then may write, the study's PARENT_ATTR. A
+        tracking store that lost the parent (replaced, or another server) gets a new one.
+        """
+        from mlflow.exceptions import MlflowException
+
         run_id = study.user_attrs.get(PARENT_ATTR)
         if run_id is not None:
-            self.client.update_run(run_id, status="RUNNING")
-            return str(run_id)
+            try:
+                if self.client.get_run(str(run_id)).info.status != "RUNNING":
+                    self.client.update_run(str(run_id), status="RUNNING")
+                return str(run_id)
+            except MlflowException:
+                self.lost_parent = str(run_id)
         tags = {
             "sweep.study": study.study_name,
             "sweep.storage": redact(storage),
@@ -121,17 +148,24 @@ class Tracker:
             )
         self.client.set_terminated(run_id, status=status)
 
-    def close_stale(self, study: optuna.Study, trial: FrozenTrial) -> None:
+    def close_reaped(self, trial: FrozenTrial, reason: str) -> None:
         """A dead worker's trial: its run never ended, so end it KILLED with the reason."""
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id is not None:
-            reason = "its worker stopped sending heartbeats (killed or crashed); retried"
             TrialRun(self.client, str(run_id)).finish(state="FAIL", status="KILLED", reason=reason)
 
     def start_trial(
-        self, parent_id: str, trial: optuna.Trial, params: dict[str, Any], config: Config
+        self,
+        parent_id: str,
+        trial: optuna.Trial,
+        params: dict[str, Any],
+        config: Config,
+        resume_run: str | None = None,
     ) -> TrialRun:
-        """Create the trial's child run before training, with its params and resolved config."""
+        """The trial's child run, made before training with its params and resolved config.
+
+        A retried trial continues the run of the trial it retries, so its curves continue.
+        """
         tags = {
             "mlflow.parentRunId": parent_id,
             "optuna.trial_number": str(trial.number),
@@ -140,6 +174,9 @@ class Tracker:
             "sweep.config_hash": config.digest(),
             KIND_TAG: "trial",
         }
+        if resume_run is not None and self._reopen(resume_run, tags):
+            trial.set_user_attr(RUN_ATTR, resume_run)
+            return TrialRun(self.client, resume_run, config.search.metric)
         run = self.client.create_run(
             self.experiment_id, tags=tags, run_name=f"trial-{trial.number}"
         )
@@ -148,6 +185,20 @@ class Tracker:
         self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
         trial.set_user_attr(RUN_ATTR, child.run_id)
         return child
+
+    def _reopen(self, run_id: str, tags: dict[str, str]) -> bool:
+        """Set a stopped trial's run RUNNING again, for its retry; False if the store lost it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            return False
+        self.client.update_run(run_id, status="RUNNING")
+        if "optuna.reason" in run.data.tags:
+            self.client.delete_tag(run_id, "optuna.reason")  # why it stopped, last time
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        return True
 
     def start_single(self, config: Config, reproduces: Run | None = None) -> TrialRun:
         """A run for `sweep train`, or `sweep reproduce` of a logged run: no study."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 # Lightning announces devices and model summaries at INFO for every trial; one line per trial
 # from the sweep itself is what a user reads.
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+# A resumed trial finds its own checkpoints in its folder: that is the point, not a mistake.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class TrainResult:
     n_parameters: int
     checkpoint: Path | None
     test_metrics: dict[str, float]
+    resumed_from: int = 0  # the epoch a retried trial continued from; 0 = from scratch
 
     def summary(self, metric: str) -> dict[str, float]:
         """The numbers every tracked run records once training ends.
@@ -108,8 +112,13 @@ def train(
     trial: optuna.Trial | None = None,
     run: TrialRun | None = None,
     test: bool = False,
+    resume: bool = False,
 ) -> TrainResult:
-    """Fit one model; raise TrialPruned when Optuna prunes it, KeyboardInterrupt when stopped."""
+    """Fit one model; raise TrialPruned when Optuna prunes it, KeyboardInterrupt when stopped.
+
+    With `resume`, `workdir` outlives the process: the full training state is saved there
+    after every epoch (`last.ckpt`), and a later call with the same folder continues from it.
+    """
     pl.seed_everything(config.seed, verbose=False)
     datamodule = make_datamodule(config, load=True)
     check_metric(config, datamodule.spec)
@@ -137,6 +146,12 @@ def train(
     if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
         callbacks.append(DiagnosticsLog(run))
     callbacks += [StopCheck(), watch, checkpoint]
+    last = workdir / "last.ckpt"
+    resumed_from = _saved_epoch(last) if resume else 0
+    if resume:  # weights, optimizer, scheduler, callbacks and epoch: all a retry needs
+        callbacks.append(
+            ModelCheckpoint(dirpath=workdir, filename="last", enable_version_counter=False)
+        )
     if config.trainer.patience is not None:
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=config.trainer.patience))
     trainer = pl.Trainer(
@@ -154,7 +169,7 @@ def train(
         default_root_dir=workdir,
     )
     try:
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=last if resumed_from else None)
     except SystemExit as exc:
         # Lightning turns Ctrl-C and SIGTERM into SystemExit, which Optuna does not catch: the
         # trial would stay RUNNING. As KeyboardInterrupt, Optuna marks it FAIL and re-raises.
@@ -174,7 +189,22 @@ def train(
         n_parameters=count_parameters(module.net),
         checkpoint=ckpt_path,
         test_metrics=test_metrics,
+        resumed_from=resumed_from,
     )
+
+
+def _saved_epoch(path: Path) -> int:
+    """Epochs a `last.ckpt` has finished (0 if there is none, or it is unreadable)."""
+    import torch
+
+    if not path.exists():
+        return 0
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - a checkpoint cut short by a kill: start afresh
+        path.unlink()
+        return 0
+    return int(saved.get("epoch", -1)) + 1
 
 
 def _best_index(history: list[float], *, maximize: bool) -> int:

@@ -79,3 +79,25 @@ def sweep_process(args: list[str], cwd: Path, **env: str) -> subprocess.Complete
         text=True,
         timeout=600,
     )
+
+
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+def pg_url() -> Any:
+    """A fresh PostgreSQL database for one test (CI starts the server), dropped afterwards."""
+    import uuid
+
+    import sqlalchemy
+
+    name = f"sweeps_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()

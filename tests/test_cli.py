@@ -153,12 +153,14 @@ def _wait_until_running(storage: str) -> None:
     import optuna
     from optuna.trial import TrialState
 
+    from sweeps.storage import open_storage
+
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(1)
         try:
-            study = optuna.load_study(study_name="tiny", storage=storage)
-        except KeyError:
+            study = optuna.load_study(study_name="tiny", storage=open_storage(storage))
+        except (KeyError, ValueError):
             continue
         running = study.get_trials(states=(TrialState.RUNNING,))
         if any("mlflow_run_id" in t.user_attrs for t in running):
@@ -166,17 +168,25 @@ def _wait_until_running(storage: str) -> None:
     raise AssertionError("no trial started running within two minutes")
 
 
+def _trials(storage: str) -> list:  # type: ignore[type-arg]
+    import optuna
+
+    from sweeps.storage import open_storage
+
+    return optuna.load_study(study_name="tiny", storage=open_storage(storage)).trials
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_installed_sweep_interrupt_leaves_a_resumable_study(
     workdir: Path, sig: signal.Signals
 ) -> None:
-    import optuna
     from optuna.trial import TrialState
 
+    from sweeps.storage import DEFAULT_STORAGE
+
     proc = _long_sweep(workdir, ["sweep"])
-    storage = f"sqlite:///{workdir / 'optuna.db'}"
-    _wait_until_running(storage)
+    _wait_until_running(DEFAULT_STORAGE)
     time.sleep(2)
     proc.send_signal(sig)
     output, _ = proc.communicate(timeout=60)
@@ -184,55 +194,53 @@ def test_installed_sweep_interrupt_leaves_a_resumable_study(
     assert "run the same command to resume" in output
     # The clean line is the whole story: no Optuna "Trial 0 failed ... Traceback" block first.
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
-    trials = optuna.load_study(study_name="tiny", storage=storage).trials
-    assert [t.state for t in trials] == [TrialState.FAIL], output
+    assert "interrupted trials [0] will resume from their checkpoints" in output
+    trials = _trials(DEFAULT_STORAGE)
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING], output
     assert trials[0].user_attrs.get("interrupted") is True
     # Resuming re-runs the interrupted params once and still finishes n_trials in total.
     resumed = runner.invoke(
         app, ["run", str(workdir / "sweep.yaml"), "--set", "trainer.max_epochs=1"]
     )
     assert resumed.exit_code == 0, resumed.output
-    assert "re-running interrupted trials [0]" in resumed.output
-    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    trials = _trials(DEFAULT_STORAGE)
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
     assert trials[1].params == trials[0].params
 
 
 @pytest.mark.slow
-def test_killed_worker_trial_is_failed_by_heartbeat_and_retried(workdir: Path) -> None:
-    import optuna
+def test_killed_sweep_trial_is_reaped_at_once_by_the_next_run(workdir: Path) -> None:
     from optuna.trial import TrialState
 
-    # The same CLI with a 1 s heartbeat and 3 s grace period, so the test need not wait a minute.
-    code = (
-        "import sys, sweeps.study as s; s.HEARTBEAT_S, s.GRACE_S = 1, 3; "
-        "from sweeps.cli import app; sys.argv[0] = 'sweep'; app()"
-    )
-    proc = _long_sweep(workdir, [sys.executable, "-c", code])
-    storage = f"sqlite:///{workdir / 'optuna.db'}"
-    _wait_until_running(storage)
+    from sweeps.storage import DEFAULT_STORAGE
+
+    proc = _long_sweep(workdir, ["sweep"])
+    _wait_until_running(DEFAULT_STORAGE)
     proc.kill()  # SIGKILL: no handler runs, the trial stays RUNNING
     proc.wait(timeout=30)
-    assert [t.state for t in optuna.load_study(study_name="tiny", storage=storage).trials] == [
-        TrialState.RUNNING
-    ]
-    time.sleep(4)  # past the grace period
-    path = workdir / "sweep.yaml"
-    short = [sys.executable, "-c", code, "run", str(path), "--set", "trainer.max_epochs=1"]
-    done = subprocess.run(short, cwd=workdir, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    trials = optuna.load_study(study_name="tiny", storage=storage).trials
-    assert trials[0].state == TrialState.FAIL
-    retries = [t for t in trials[1:] if t.params == trials[0].params]
-    assert retries, [(t.number, t.state, t.params) for t in trials]
-    # The dead trial is replaced, not counted: two trials still finish besides it.
-    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    assert [t.state for t in _trials(DEFAULT_STORAGE)] == [TrialState.RUNNING]
+    # `sweep status` alone finds the dead process (same host, no heartbeat grace needed).
+    status = runner.invoke(app, ["status", str(workdir / "sweep.yaml")])
+    assert status.exit_code == 0 and "trial   0 REAPED" in status.output, status.output
     from mlflow import MlflowClient
 
-    dead = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}").get_run(
-        trials[0].user_attrs["mlflow_run_id"]
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    run_id = _trials(DEFAULT_STORAGE)[0].user_attrs["mlflow_run_id"]
+    dead = client.get_run(run_id)
+    assert (
+        dead.info.status == "KILLED" and "on this host is gone" in dead.data.tags["optuna.reason"]
     )
-    assert dead.info.status == "KILLED" and "heartbeats" in dead.data.tags["optuna.reason"]
+    path = workdir / "sweep.yaml"
+    done = runner.invoke(app, ["run", str(path), "--set", "trainer.max_epochs=1"])
+    assert done.exit_code == 0, done.output
+    trials = _trials(DEFAULT_STORAGE)
+    assert trials[0].state == TrialState.FAIL
+    # The dead trial is replaced, not counted: two trials still finish besides it.
+    assert [t.state for t in trials[1:]] == [TrialState.COMPLETE, TrialState.COMPLETE]
+    assert trials[1].params == trials[0].params
+    # The retry continued the dead trial's MLflow run, which now ends FINISHED.
+    assert trials[1].user_attrs["mlflow_run_id"] == run_id
+    assert client.get_run(run_id).info.status == "FINISHED"
 
 
 def test_unreachable_storage_is_one_line_exit_2(workdir: Path) -> None:
@@ -256,3 +264,21 @@ def test_best_out_to_a_missing_folder_is_exit_2(workdir: Path) -> None:
     result = runner.invoke(app, ["best", "--study", "s", "--storage", storage, "--out", str(out)])
     assert result.exit_code == 2, result.output
     assert "cannot be written: No such file or directory" in result.output
+
+
+def test_a_run_whose_every_trial_failed_exits_1(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sweeps.worker
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(sweeps.worker, "train", broken)
+    raw = tiny_raw()
+    raw["search"]["n_trials"] = 2  # fewer than the three-in-a-row stop
+    path = write_config(workdir, raw)
+    result = runner.invoke(app, ["run", str(path)])
+    assert result.exit_code == 1, result.output
+    assert "every trial of this run failed" in result.output
+    assert result.output.count("trial FAILED  RuntimeError: broken on purpose") == 2

@@ -110,7 +110,7 @@ def test_missing_gpu_fails_the_run_before_any_trial(
     result = runner.invoke(app, ["run", str(config), "--set", "trainer.accelerator=gpu"])
     assert result.exit_code == 1, result.output
     assert "trainer.accelerator is 'gpu'" in result.output
-    assert not (tmp_path / "optuna.db").exists()  # failed before any store was touched
+    assert not (tmp_path / "optuna.journal").exists()  # failed before any store was touched
 
 
 def test_tracking_uri_comes_from_the_environment(

@@ -9,7 +9,7 @@ import pytest
 from conftest import CONFIGS
 
 from sweeps.config import load_config
-from sweeps.runner import run_sweep
+from sweeps.coordinator import run_sweep
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 REPO = CONFIGS.parent

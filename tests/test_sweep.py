@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from sweeps.config import validate, with_values
-from sweeps.runner import run_sweep
+from sweeps.coordinator import run_sweep
 from sweeps.study import best_config_yaml, load_existing
 from sweeps.tracking import PARENT_ATTR, RUN_ATTR
 
@@ -196,3 +196,22 @@ def test_logged_checkpoint_reproduces_the_trial_value(workdir: Path) -> None:
     trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
     result = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
     assert result["val_loss"] == pytest.approx(trial.value, rel=1e-5)
+
+
+def test_a_tracking_store_that_lost_the_parent_gets_a_new_one(
+    workdir: Path, mlflow_template: Path
+) -> None:
+    import shutil
+
+    raw = tiny_raw(trainer={"max_epochs": 1})
+    raw["search"]["n_trials"] = 1
+    first = run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)
+    shutil.copy(mlflow_template, workdir / "mlflow.db")  # the tracking store was replaced
+    raw["search"]["n_trials"] = 2
+    lines: list[str] = []
+    again = run_sweep(validate(raw), storage=STORAGE, report=lines.append)
+    assert again.parent_run_id != first.parent_run_id
+    assert any(f"has no parent run {first.parent_run_id}" in line for line in lines), lines
+    assert again.counts == {"COMPLETE": 2}
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    assert client.get_run(again.parent_run_id).info.status == "FINISHED"

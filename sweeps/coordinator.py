@@ -1,0 +1,312 @@
+"""The coordinator: what a sweep does once, around the workers that run its trials.
+
+`sweep run` is a coordinator. It checks the config, creates (or joins) the study and the MLflow
+experiment, finds or creates the one parent run, reaps trials whose process is gone, requeues
+interrupted ones, starts the workers and, when they are done, closes the parent run if no one
+else is still training. Whichever coordinator arrives second, here or on another machine,
+joins the same study and parent run: the once-per-sweep steps run under the study's lock.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeps.config import Config, make_datamodule
+from sweeps.errors import ConfigError
+from sweeps.leaderboard import Leaderboard
+from sweeps.preflight import preflight
+from sweeps.reaper import SESSION_ATTR, reap, requeue_interrupted
+from sweeps.secrets import redact
+from sweeps.signals import STOP
+from sweeps.space import check_space, grid
+from sweeps.storage import DEFAULT_STORAGE, StudyLock, lock_for
+from sweeps.study import SweepSummary, budget_used, load_existing, state_counts
+from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
+from sweeps.trial import baseline_tags, check_metric
+from sweeps.warmstart import warm_start
+from sweeps.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
+
+Report = Callable[[str], None]
+CHECKPOINTS = "sweep-checkpoints"  # per-trial training state, beside the embedded stores
+
+
+def workers_for(value: str) -> int:
+    """`--workers N` or `auto` (one per core this process may use)."""
+    if value == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ConfigError(f"--workers must be a whole number >= 1 or auto, but got {value!r}")
+    return count
+
+
+def run_sweep(
+    config: Config,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    report: Report = print,
+    from_study: str | None = None,
+    from_top: int = 5,
+    workers: int = 1,
+) -> SweepSummary:
+    """Run (or join, or resume) the study until search.n_trials trials have finished in total.
+
+    `from_study` names a study in the same storage whose `from_top` best params run first.
+    """
+    check_space(config)
+    config = _fit_to_grid(config, report)
+    datamodule = make_datamodule(config, load=True)
+    check_metric(config, datamodule.spec)  # a typo in search.metric fails now, not per trial
+    STOP.check()  # stopped while loading: leave before any store is touched
+    url = storage or config.storage or DEFAULT_STORAGE
+    name = study_name or config.name
+    preflight(config, url)  # a store or device that cannot work fails now, in one line
+    tracker = Tracker(config.tracking.uri, config.name)  # creates and migrates the store once
+    study = open_budgeted(config, url, name)
+    lock = lock_for(url, name)
+    source = load_existing(from_study, url) if from_study else None
+    with lock():
+        parent_id = tracker.open_parent(study, config, url)
+        _tidy(study, tracker, config, lock, report)
+        queued = warm_start(study, config, source, from_top)
+    if tracker.lost_parent is not None:
+        report(
+            f"the tracking store at {redact(tracker.uri)} has no parent run {tracker.lost_parent}; "
+            f"the sweep goes on under a new parent run {parent_id}"
+        )
+    TrialRun(tracker.client, parent_id).log_summary({}, baseline_tags(datamodule.spec))
+    Leaderboard(tracker.client, tracker.experiment_id, parent_id, config.search.metric)(study)
+    trials = study.get_trials(deepcopy=False)
+    if budget_used(trials) >= config.search.n_trials and not _active(study):
+        _close_parent(tracker, parent_id, study, lock, status="FINISHED", report=report)
+        return _summary(study, url, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True)
+    report(
+        f"study {name!r} in {redact(url)}; MLflow experiment {config.name!r} at "
+        f"{redact(tracker.uri)}; "
+        f"{config.search.metric} ({config.search.direction}), {config.search.n_trials} trials"
+        + (f", {workers} workers" if workers > 1 else "")
+    )
+    if trials:
+        report(f"joining study {name!r}: {budget_used(trials)}/{config.search.n_trials} started")
+    if queued:
+        report(f"warm start: {queued} param sets queued to run first")
+    args = WorkerArgs(
+        config=config.model_dump(mode="json"),
+        storage=url,
+        study=name,
+        parent_id=parent_id,
+        session=uuid.uuid4().hex,
+        checkpoints=str(Path(CHECKPOINTS).resolve()),
+        deadline=None if config.search.timeout is None else time.time() + config.search.timeout,
+        threads=1 if workers > 1 else None,
+        coordinator_pid=os.getpid() if workers > 1 else None,
+    )
+    started = time.perf_counter()
+    status = "FAILED"
+    try:
+        if workers == 1:
+            work(args, report)
+        else:
+            _run_children(args, workers, lambda: _tidy(study, tracker, config, lock, report))
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        with lock():
+            requeued = _tidy(study, tracker, config, lock, report)
+        if status == "KILLED" and requeued:
+            report(f"interrupted trials {requeued} will resume from their checkpoints on rerun")
+        _close_parent(tracker, parent_id, study, lock, status=status, report=report)
+    summary = _summary(
+        study, url, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
+    )
+    summary.all_failed = _all_failed(study, args.session)
+    return summary
+
+
+def _tidy(
+    study: optuna.Study, tracker: Tracker, config: Config, lock: StudyLock, report: Report
+) -> list[int]:
+    """Reap trials no live process owns, and queue interrupted ones again; returns those."""
+    with lock():
+        reap(study, config.search.heartbeat, tracker.close_reaped, report)
+        return requeue_interrupted(study)
+
+
+def _run_children(args: WorkerArgs, count: int, on_exit: Callable[[], object]) -> None:
+    """Start `count` worker processes; forward a stop to each; tidy up whenever one exits."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    procs = []
+    for _ in range(count):
+        # Their own session: a terminal's Ctrl-C reaches the coordinator only, which forwards
+        # exactly one stop, so no worker sees a second signal and stops mid-write.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sweeps.worker"],
+            stdin=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(args.to_json())
+        proc.stdin.close()
+        procs.append(proc)
+    codes: dict[int, int] = {}
+    forwarded = False
+    try:
+        while len(codes) < len(procs):
+            time.sleep(0.2)
+            if STOP.signum is not None and not forwarded:
+                forwarded = True
+                for proc in procs:
+                    if proc.poll() is None:
+                        proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                if proc.pid not in codes and proc.poll() is not None:
+                    codes[proc.pid] = proc.returncode
+                    on_exit()  # a worker that died took its trial with it: reap it now
+    finally:
+        _stop_all(procs)
+    STOP.check()
+    if BAD_CONFIG in codes.values():
+        raise ConfigError("a worker stopped on a config error (its message is above)")
+    if STOPPED in codes.values():
+        raise KeyboardInterrupt("a worker was stopped by a signal")
+
+
+def _stop_all(procs: list[subprocess.Popen[str]]) -> None:
+    """A second Ctrl-C (or an error) here: stop the workers now, and wait for them."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _active(study: optuna.Study) -> bool:
+    states = (TrialState.RUNNING, TrialState.WAITING)
+    return bool(study.get_trials(deepcopy=False, states=states))
+
+
+def _close_parent(
+    tracker: Tracker,
+    parent_id: str,
+    study: optuna.Study,
+    lock: StudyLock,
+    *,
+    status: str,
+    report: Report,
+) -> None:
+    """End the parent run, unless a trial still runs elsewhere: its coordinator closes it."""
+    with lock():
+        if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return
+        if status != "KILLED":  # stopping: no new work after a signal
+            _attach_report(tracker, parent_id, study, report)
+        tracker.close_parent(parent_id, study, status=status)
+
+
+def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Report) -> None:
+    """The offline report on the parent run; a failure to write it must not fail the sweep."""
+    from sweeps.report import attach
+
+    try:
+        attach(tracker.client, parent_id, study)
+    except Exception as err:  # noqa: BLE001
+        report(f"warning: report.html could not be attached to the parent run ({err})")
+
+
+def _all_failed(study: optuna.Study, session: str) -> bool:
+    """Every trial this invocation finished failed (and it finished at least one)."""
+    mine = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if t.user_attrs.get(SESSION_ATTR) == session and t.state.is_finished()
+    ]
+    return bool(mine) and all(t.state == TrialState.FAIL for t in mine)
+
+
+def _fit_to_grid(config: Config, report: Report) -> Config:
+    """A grid has a fixed number of points: more trials would only repeat them."""
+    if config.search.sampler.name != "grid":
+        return config
+    size = math.prod(len(values) for values in grid(config.search.space).values())
+    if config.search.n_trials <= size:
+        return config
+    n_trials = config.search.n_trials
+    report(f"search.n_trials {n_trials} exceeds the grid's {size} points; using {size}")
+    search = config.search.model_copy(update={"n_trials": size})
+    return config.model_copy(update={"search": search})
+
+
+def _summary(
+    study: optuna.Study,
+    storage: str,
+    tracker: Tracker,
+    parent_id: str,
+    seconds: float,
+    baselines: dict[str, float],
+    *,
+    done: bool = False,
+) -> SweepSummary:
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    best = study.best_trial if completed and len(study.directions) == 1 else None
+    return SweepSummary(
+        study_name=study.study_name,
+        storage=storage,
+        counts=state_counts(study),
+        best_value=best.value if best else None,
+        best_params=dict(best.params) if best else {},
+        best_run_id=best.user_attrs.get(RUN_ATTR) if best else None,
+        parent_run_id=parent_id,
+        tracking_uri=tracker.uri,
+        seconds=seconds,
+        baselines=baselines,
+        already_done=done,
+    )
+
+
+def reap_for_status(
+    study: optuna.Study, config: Config | None, storage: str | None, report: Report
+) -> None:
+    """`sweep status` tidies too: no trial stays RUNNING after its process is gone."""
+    from mlflow import MlflowClient
+
+    from sweeps.config import SearchConfig, TrackingConfig
+    from sweeps.tracking import absolute_uri
+
+    url = storage or (config.storage if config else None) or DEFAULT_STORAGE
+    search = config.search if config else SearchConfig()
+    client = MlflowClient(absolute_uri(config.tracking.uri if config else TrackingConfig().uri))
+
+    def close(trial: optuna.trial.FrozenTrial, reason: str) -> None:
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id is None:
+            return
+        try:
+            TrialRun(client, str(run_id)).finish(state="FAIL", status="KILLED", reason=reason)
+        except Exception as err:  # noqa: BLE001 - the study is fixed even if MLflow is elsewhere
+            report(f"warning: MLflow run {run_id} could not be closed here ({err})")
+
+    with lock_for(url, study.study_name)():
+        reap(study, search.heartbeat, close, report)

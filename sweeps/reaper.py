@@ -1,0 +1,163 @@
+"""Who owns a RUNNING trial, and what happens to a trial whose owner is gone.
+
+Each trial records the host and PID of the process running it, and that process writes a
+heartbeat (a time stamp) every `search.heartbeat` seconds. A coordinator fails at once any
+RUNNING trial whose process on this host has died, and a trial of another host once its
+heartbeat is three intervals old. Failing is Optuna's compare-and-set (`Study.tell` refuses a
+finished trial), so when two coordinators reap the same trial, one wins and only it retries.
+
+Optuna's own heartbeat exists only for RDB storages (not the journal file or the gRPC proxy),
+and it knows no PIDs, so a dead local worker would wait out the grace; hence this module.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+HOST_ATTR, PID_ATTR, START_ATTR, BEAT_ATTR = (
+    "worker.host",
+    "worker.pid",
+    "worker.start",
+    "worker.beat",
+)
+SESSION_ATTR = "worker.session"  # the `sweep run` invocation that ran the trial
+INTERRUPTED_ATTR = "interrupted"  # stopped by a signal, not by its config
+RETRY_OF, CHAIN_ATTR, REAPED_ATTR = "retry_of", "chain", "reaped"
+RESUME_RUN_ATTR = "resume_run"  # the MLflow run a retried trial continues
+RESUMED_ATTR = "resumed_from"  # the epoch a retried trial continued from (0: from scratch)
+GRACE_BEATS = 3  # another host's trial is dead after this many missed heartbeats
+
+Report = Callable[[str], None]
+CloseRun = Callable[[FrozenTrial, str], None]
+
+
+def _proc_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (tells a reused PID apart)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else fields[19]  # a zombie has died already
+
+
+def alive(pid: int, start: str | None) -> bool:
+    """Whether the process that ran a trial on this host still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    now = _proc_start(pid)
+    if Path("/proc").is_dir() and now is None:
+        return False
+    return start is None or now is None or now == start
+
+
+def claim(trial: optuna.Trial, session: str) -> None:
+    """Record this process as the trial's owner, with a first heartbeat."""
+    pid = os.getpid()
+    trial.set_user_attr(HOST_ATTR, socket.gethostname())
+    trial.set_user_attr(PID_ATTR, pid)
+    trial.set_user_attr(START_ATTR, _proc_start(pid))
+    trial.set_user_attr(SESSION_ATTR, session)
+    trial.set_user_attr(BEAT_ATTR, time.time())
+
+
+@contextmanager
+def beating(trial: optuna.Trial, interval: float) -> Iterator[None]:
+    """A heartbeat thread for the block; it stops before the trial is told its result."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                trial.set_user_attr(BEAT_ATTR, time.time())
+            except Exception:  # noqa: BLE001 - a missed beat only delays a reap elsewhere
+                continue
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def owner_gone(trial: FrozenTrial, heartbeat: float, now: float | None = None) -> str | None:
+    """Why a RUNNING trial has no live owner, or None if it may still be running."""
+    now = time.time() if now is None else now
+    attrs = trial.user_attrs
+    if attrs.get(HOST_ATTR) == socket.gethostname():
+        if alive(int(attrs[PID_ATTR]), attrs.get(START_ATTR)):
+            return None
+        return f"its process {attrs[PID_ATTR]} on this host is gone (killed or crashed)"
+    grace = GRACE_BEATS * heartbeat
+    beat = attrs.get(BEAT_ATTR)
+    if beat is None:  # never claimed: the process died between creating and claiming it
+        started = trial.datetime_start or datetime.now()
+        beat = started.timestamp()
+    if now - float(beat) <= grace:
+        return None
+    host = attrs.get(HOST_ATTR, "an unknown host")
+    return f"its worker on {host} sent no heartbeat for {now - float(beat):.0f}s (grace {grace:g}s)"
+
+
+def retry(study: optuna.Study, trial: FrozenTrial, *, reaped: bool) -> None:
+    """Queue the trial's params again; the retry resumes from its checkpoint and MLflow run."""
+    attrs = trial.user_attrs
+    user_attrs = {
+        RETRY_OF: trial.number,
+        CHAIN_ATTR: attrs.get(CHAIN_ATTR, trial.number),
+        REAPED_ATTR: attrs.get(REAPED_ATTR, 0) + (1 if reaped else 0),
+    }
+    if "mlflow_run_id" in attrs:
+        user_attrs[RESUME_RUN_ATTR] = attrs["mlflow_run_id"]
+    study.enqueue_trial(dict(trial.params), user_attrs=user_attrs)
+
+
+def reap(study: optuna.Study, heartbeat: float, close_run: CloseRun, report: Report) -> list[int]:
+    """Fail each RUNNING trial no live process owns, close its run, retry it once."""
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        reason = owner_gone(trial, heartbeat)
+        if reason is None:
+            continue
+        try:
+            study.tell(trial.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # another coordinator reaped it first, or its owner just finished it
+        close_run(trial, reason)
+        again = trial.user_attrs.get(REAPED_ATTR, 0) < 1
+        if again:
+            retry(study, trial, reaped=True)
+        report(f"trial {trial.number:3d} REAPED    {reason}{'; retried' if again else ''}")
+        reaped.append(trial.number)
+    return reaped
+
+
+def requeue_interrupted(study: optuna.Study) -> list[int]:
+    """Queue once more, with the same params, each trial a signal stopped and not yet retried."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get(RETRY_OF) for t in trials}
+    again = [
+        t
+        for t in trials
+        if t.state == TrialState.FAIL
+        and t.user_attrs.get(INTERRUPTED_ATTR)
+        and t.number not in retried
+    ]
+    for t in again:
+        retry(study, t, reaped=False)
+    return [t.number for t in again]

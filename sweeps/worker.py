@@ -1,0 +1,199 @@
+"""A worker: the trial loop of a sweep, in the `sweep run` process or in a child process.
+
+A worker gets its orders as plain data (`WorkerArgs`, JSON on stdin for a child), opens the
+study and the MLflow experiment the coordinator made, and runs trials until the study's
+budget is spent, the sweep's deadline passes or a signal asks it to stop. It lives across
+trials: importing the stack costs seconds, a trial on a small model less.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import optuna
+
+from sweeps.callbacks import MissingMetricError
+from sweeps.config import Config, with_values
+from sweeps.errors import ConfigError
+from sweeps.leaderboard import Leaderboard
+from sweeps.objectives import objective_values
+from sweeps.reaper import (
+    CHAIN_ATTR,
+    INTERRUPTED_ATTR,
+    RESUME_RUN_ATTR,
+    RESUMED_ATTR,
+    beating,
+    claim,
+)
+from sweeps.signals import STOP
+from sweeps.space import suggest
+from sweeps.storage import BudgetSpent, guard, lock_for, open_storage
+from sweeps.study import CONFIG_ATTR, MAX_FAILURES_IN_A_ROW, budget_used, open_study
+from sweeps.tracking import Tracker, TrialRun
+from sweeps.trial import TrainResult, train
+
+Report = Callable[[str], None]
+# Exit codes of a worker process, read by the coordinator.
+DONE, BAD_CONFIG, FAILING, STOPPED = 0, 2, 3, 130
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    """Everything a worker needs, as JSON-ready values: it may run on another machine."""
+
+    config: dict[str, object]
+    storage: str
+    study: str
+    parent_id: str
+    session: str  # the `sweep run` invocation, recorded on each trial
+    checkpoints: str  # folder of per-trial checkpoints, for resuming retried trials
+    deadline: float | None = None  # unix time after which no trial starts (search.timeout)
+    threads: int | None = None  # torch threads; 1 when several workers share the cores
+    coordinator_pid: int | None = None  # stop after the current trial if it is gone
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerArgs:
+        return cls(**json.loads(text))
+
+
+def open_budgeted(config: Config, storage: str, name: str) -> optuna.Study:
+    """The study, whose storage refuses a fresh trial once search.n_trials slots are taken."""
+    store = open_storage(storage)
+    n_trials = config.search.n_trials
+    guard(store, lock_for(storage, name), lambda trials: budget_used(trials) < n_trials)
+    return open_study(config, storage, name, store)
+
+
+def objective_for(
+    config: Config, tracker: Tracker, args: WorkerArgs, report: Report
+) -> Callable[[optuna.Trial], float | list[float]]:
+    """The Optuna objective: claim, sample, build the trial's config, train, record in MLflow."""
+
+    def objective(trial: optuna.Trial) -> float | list[float]:
+        claim(trial, args.session)
+        values = suggest(trial, config.search.space, config)
+        trial_config = with_values(config, values)
+        trial.set_user_attr(CONFIG_ATTR, trial_config.public())  # passwords masked
+        resume_run = trial.user_attrs.get(RESUME_RUN_ATTR)
+        run = tracker.start_trial(args.parent_id, trial, values, trial_config, resume_run)
+        chain = trial.user_attrs.get(CHAIN_ATTR, trial.number)
+        folder = Path(args.checkpoints) / args.study / f"trial-{chain}"
+        started = time.perf_counter()
+        try:
+            with beating(trial, config.search.heartbeat):
+                result = train(trial_config, folder, trial=trial, run=run, resume=True)
+            trial.set_user_attr(RESUMED_ATTR, result.resumed_from)
+            _record_complete(run, result, config.search.metric)
+        except optuna.TrialPruned as err:
+            _close(run, report, state="PRUNED", status="KILLED", reason=str(err))
+            shutil.rmtree(folder, ignore_errors=True)
+            report(f"trial {trial.number:3d} PRUNED    {err}  {_short(values)}")
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)  # kept: the retry resumes from it
+            _close(run, report, state="FAIL", status="KILLED", reason="interrupted by a signal")
+            raise
+        except Exception as err:
+            _close(
+                run, report, state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}"
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        shutil.rmtree(folder, ignore_errors=True)
+        seconds = time.perf_counter() - started
+        resumed = f", resumed from epoch {result.resumed_from}" if result.resumed_from else ""
+        report(
+            f"trial {trial.number:3d} COMPLETE  {config.search.metric}={result.best_value:.6g} "
+            f"(epoch {result.best_epoch}, {seconds:.1f}s{resumed})  {_short(values)}"
+        )
+        return objective_values(config, result)
+
+    return objective
+
+
+def _close(run: TrialRun, report: Report, *, state: str, status: str, reason: str) -> None:
+    """End a trial's MLflow run on the way out; a logging error must not replace the cause."""
+    try:
+        run.finish(state=state, status=status, reason=reason)
+    except Exception as err:  # noqa: BLE001
+        report(f"warning: MLflow run {run.run_id} could not be closed ({err}); it stays RUNNING")
+
+
+def _record_complete(run: TrialRun, result: TrainResult, metric: str) -> None:
+    if result.checkpoint is not None:
+        run.log_artifact(result.checkpoint)  # the best epoch only: ModelCheckpoint keeps top 1
+    run.log_summary(result.summary(metric), {})
+    run.finish(state="COMPLETE", status="FINISHED")
+
+
+def _short(values: dict[str, object]) -> str:
+    return " ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
+
+
+def work(args: WorkerArgs, report: Report = print) -> int:
+    """Run trials until the budget is spent, the deadline passes or a stop; returns why."""
+    config = Config.model_validate(args.config)
+    tracker = Tracker(config.tracking.uri, config.name)
+    study = open_budgeted(config, args.storage, args.study)
+    objective = objective_for(config, tracker, args, report)
+    board = Leaderboard(tracker.client, tracker.experiment_id, args.parent_id, config.search.metric)
+    failures = 0
+    while True:
+        STOP.check()  # between trials: a Ctrl-C during the last one's bookkeeping ends here
+        if args.deadline is not None and time.time() >= args.deadline:
+            report(f"search.timeout of {config.search.timeout}s reached")
+            return DONE
+        if args.coordinator_pid is not None and os.getppid() != args.coordinator_pid:
+            report("the coordinator is gone; this worker stops")
+            return DONE
+        try:
+            study.optimize(objective, n_trials=1, callbacks=[board])
+            failures = 0
+        except BudgetSpent:
+            return DONE
+        except (ConfigError, MissingMetricError):
+            raise  # the config is wrong for every trial: stop now
+        except Exception as err:  # noqa: BLE001 - one trial's crash must not end the sweep
+            failures += 1
+            report(f"trial FAILED  {type(err).__name__}: {err}")
+            if failures >= MAX_FAILURES_IN_A_ROW:
+                report(f"{failures} trials in a row failed; this worker stops")
+                return FAILING
+
+
+def main() -> None:
+    """A child worker: WorkerArgs as JSON on stdin; the exit code says how it ended."""
+    args = WorkerArgs.from_json(sys.stdin.read())
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    with STOP.installed():
+        try:
+            code = work(args, report)
+        except KeyboardInterrupt:
+            code = STOPPED
+        except (ConfigError, MissingMetricError) as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            code = BAD_CONFIG
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
