@@ -150,11 +150,14 @@ def _tidy(
 
 
 def _run_children(args: WorkerArgs, count: int, on_exit: Callable[[], object]) -> None:
-    """Start `count` worker processes; forward a stop to each; tidy up whenever one exits."""
+    """Start `count` worker processes; forward a stop to each; tidy up whenever one exits.
+
+    A worker killed by a signal (OOM, kill -9) is replaced, at most `count` times in all.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    procs = []
-    for _ in range(count):
-        # Their own session: a terminal's Ctrl-C reaches the coordinator only, which forwards
+
+    def spawn() -> subprocess.Popen[str]:
+        # Its own session: a terminal's Ctrl-C reaches the coordinator only, which forwards
         # exactly one stop, so no worker sees a second signal and stops mid-write.
         proc = subprocess.Popen(
             [sys.executable, "-m", "sweeps.worker"],
@@ -166,9 +169,11 @@ def _run_children(args: WorkerArgs, count: int, on_exit: Callable[[], object]) -
         assert proc.stdin is not None
         proc.stdin.write(args.to_json())
         proc.stdin.close()
-        procs.append(proc)
+        return proc
+
+    procs = [spawn() for _ in range(count)]
     codes: dict[int, int] = {}
-    forwarded = False
+    forwarded, replacements = False, count
     try:
         while len(codes) < len(procs):
             time.sleep(0.2)
@@ -177,10 +182,13 @@ def _run_children(args: WorkerArgs, count: int, on_exit: Callable[[], object]) -
                 for proc in procs:
                     if proc.poll() is None:
                         proc.send_signal(signal.SIGTERM)
-            for proc in procs:
+            for proc in list(procs):
                 if proc.pid not in codes and proc.poll() is not None:
                     codes[proc.pid] = proc.returncode
                     on_exit()  # a worker that died took its trial with it: reap it now
+                    if proc.returncode < 0 and STOP.signum is None and replacements:
+                        replacements -= 1
+                        procs.append(spawn())
     finally:
         _stop_all(procs)
     STOP.check()

@@ -51,6 +51,16 @@ def _local_path(url: str) -> Path:
 
 
 def _rdb(url: str) -> optuna.storages.BaseStorage:
+    # Two processes creating the tables of a new database at once collide (PostgreSQL:
+    # "duplicate key value violates unique constraint pg_type_typname_nsp_index").
+    kind = scheme(url)
+    if kind == "postgresql":
+        with _advisory_lock(url, "sweep:schema"):
+            return optuna.storages.RDBStorage(url)
+    if kind == "sqlite":
+        path = _local_path(url)
+        with file_lock(path.with_name(f"{path.name}.schema.lock")):
+            return optuna.storages.RDBStorage(url)
     return optuna.storages.RDBStorage(url)
 
 

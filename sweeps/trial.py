@@ -147,7 +147,7 @@ def train(
         callbacks.append(DiagnosticsLog(run))
     callbacks += [StopCheck(), watch, checkpoint]
     last = workdir / "last.ckpt"
-    resumed_from = _saved_epoch(last) if resume else 0
+    resumed_from = _resume_point(workdir, config) if resume else 0
     if resume:  # weights, optimizer, scheduler, callbacks and epoch: all a retry needs
         callbacks.append(
             ModelCheckpoint(dirpath=workdir, filename="last", enable_version_counter=False)
@@ -191,6 +191,18 @@ def train(
         test_metrics=test_metrics,
         resumed_from=resumed_from,
     )
+
+
+def _resume_point(workdir: Path, config: Config) -> int:
+    """Epochs to skip: those saved in `workdir` by a run of this very config, else none."""
+    stamp = workdir / "config.sha"
+    if stamp.exists() and stamp.read_text() != config.digest():
+        # Same params, but the base config changed (say, max_epochs): its state does not apply.
+        for old in workdir.glob("*.ckpt"):
+            old.unlink()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(config.digest())
+    return _saved_epoch(workdir / "last.ckpt")
 
 
 def _saved_epoch(path: Path) -> int:

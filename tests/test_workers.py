@@ -109,8 +109,10 @@ def test_two_sweep_runs_started_together_share_the_default_stores(workdir: Path)
     second = _start(workdir, str(path))
     outputs = [_finish(first), _finish(second)]
     study = _check_sweep(DEFAULT_STORAGE, f"sqlite:///{workdir / 'mlflow.db'}", 6)
-    sessions = {t.user_attrs[SESSION_ATTR] for t in study.trials}
-    assert len(sessions) == 2, outputs  # both invocations ran trials
+    # Both joined the one study and the one parent run (which of them ran more trials depends
+    # on who started faster), and neither hit a race.
+    parent = study.user_attrs[PARENT_ATTR]
+    assert all(f"parent run {parent}" in out for out in outputs), outputs
     assert all("Traceback" not in out for out in outputs), outputs
 
 
