@@ -236,14 +236,12 @@ def status(
     config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
 ) -> None:
     """Counts of trials by state, and the best value so far; fails trials whose worker died."""
+    from sweeps.reaper import reap_for_status
     from sweeps.study import state_counts
     from sweeps.summary import by_choice, format_table, study_baseline
 
     st = _open(config, study, storage)
-    cfg = _load(config, None) if config is not None else None
-    from sweeps.coordinator import reap_for_status
-
-    reap_for_status(st, cfg, storage, typer.echo)
+    reap_for_status(st, _shallow(config) if config else None, storage, typer.echo)
     counts = state_counts(st)
     typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
     for state, n in sorted(counts.items()):

@@ -292,29 +292,3 @@ def _summary(
         baselines=baselines,
         already_done=done,
     )
-
-
-def reap_for_status(
-    study: optuna.Study, config: Config | None, storage: str | None, report: Report
-) -> None:
-    """`sweep status` tidies too: no trial stays RUNNING after its process is gone."""
-    from mlflow import MlflowClient
-
-    from sweeps.config import SearchConfig, TrackingConfig
-    from sweeps.tracking import absolute_uri
-
-    url = storage or (config.storage if config else None) or DEFAULT_STORAGE
-    search = config.search if config else SearchConfig()
-    client = MlflowClient(absolute_uri(config.tracking.uri if config else TrackingConfig().uri))
-
-    def close(trial: optuna.trial.FrozenTrial, reason: str) -> None:
-        run_id = trial.user_attrs.get(RUN_ATTR)
-        if run_id is None:
-            return
-        try:
-            TrialRun(client, str(run_id)).finish(state="FAIL", status="KILLED", reason=reason)
-        except Exception as err:  # noqa: BLE001 - the study is fixed even if MLflow is elsewhere
-            report(f"warning: MLflow run {run_id} could not be closed here ({err})")
-
-    with lock_for(url, study.study_name)():
-        reap(study, search.heartbeat, close, report)

@@ -20,9 +20,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    from sweeps.config import Config
 
 HOST_ATTR, PID_ATTR, START_ATTR, BEAT_ATTR = (
     "worker.host",
@@ -161,3 +165,33 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     for t in again:
         retry(study, t, reaped=False)
     return [t.number for t in again]
+
+
+def reap_for_status(
+    study: optuna.Study, config: Config | None, storage: str | None, report: Report
+) -> None:
+    """`sweep status` tidies too: no trial stays RUNNING after its process is gone.
+
+    Here, not in the coordinator, so that reading a study imports no torch.
+    """
+    from mlflow import MlflowClient
+
+    from sweeps.config import SearchConfig, TrackingConfig
+    from sweeps.storage import DEFAULT_STORAGE, lock_for
+    from sweeps.tracking import RUN_ATTR, TrialRun, absolute_uri
+
+    url = storage or (config.storage if config else None) or DEFAULT_STORAGE
+    search = config.search if config else SearchConfig()
+    client = MlflowClient(absolute_uri(config.tracking.uri if config else TrackingConfig().uri))
+
+    def close(trial: optuna.trial.FrozenTrial, reason: str) -> None:
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if run_id is None:
+            return
+        try:
+            TrialRun(client, str(run_id)).finish(state="FAIL", status="KILLED", reason=reason)
+        except Exception as err:  # noqa: BLE001 - the study is fixed even if MLflow is elsewhere
+            report(f"warning: MLflow run {run_id} could not be closed here ({err})")
+
+    with lock_for(url, study.study_name)():
+        reap(study, search.heartbeat, close, report)

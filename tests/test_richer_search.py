@@ -128,7 +128,7 @@ def test_top_params_of_another_study_keep_what_this_space_searches() -> None:
 
 @pytest.mark.slow
 def test_run_from_study_starts_with_its_best(workdir: Path) -> None:
-    from sweeps.runner import run_sweep
+    from sweeps.coordinator import run_sweep
     from sweeps.study import load_existing
 
     raw = tiny_raw(trainer={"max_epochs": 1})

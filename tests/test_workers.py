@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeps.reaper import PID_ATTR, RESUMED_ATTR, RETRY_OF, SESSION_ATTR
 from sweeps.storage import DEFAULT_STORAGE, open_storage
 from sweeps.study import counted
-from sweeps.tracking import PARENT_ATTR, RUN_ATTR
+from sweeps.tracking import PARENT_ATTR, RUN_ATTR, curve_name
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,8 @@ def test_kill_9_of_a_worker_is_reaped_and_the_trial_resumes_from_its_checkpoint(
     # The retry continues the dead trial's MLflow run: one curve, every epoch, to the end.
     assert retry.user_attrs[RUN_ATTR] == dead.user_attrs[RUN_ATTR]
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
-    steps = {m.step for m in client.get_metric_history(retry.user_attrs[RUN_ATTR], "val_loss")}
+    curve = client.get_metric_history(retry.user_attrs[RUN_ATTR], curve_name("val_loss"))
+    steps = {m.step for m in curve}
     assert steps == set(range(40))
 
 
