@@ -28,7 +28,7 @@ import torch
 from mlflow import MlflowClient
 
 from sweeps.config import validate
-from sweeps.runner import run_sweep
+from sweeps.coordinator import run_sweep
 from sweeps.summary import trial_value
 from sweeps.tracking import RUN_ATTR
 

@@ -143,7 +143,7 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
     from mlflow import MlflowClient
 
     from sweeps.config import validate
-    from sweeps.runner import run_sweep
+    from sweeps.coordinator import run_sweep
 
     config = validate(tiny_raw())
     summary = run_sweep(config, storage=f"sqlite:///{workdir / 'optuna.db'}", report=print)
