@@ -26,9 +26,10 @@ best: ## Show the best trial of CONFIG and write its full config to best.yaml
 reproduce: ## Retrain best.yaml (after make best), or a logged run: make reproduce RUN=<run id>
 	$(if $(RUN),sweep reproduce $(RUN),sweep train best.yaml)
 
-bench: ## Platform overhead vs a plain PyTorch loop (goal < 1.10); read-only command latency
+bench: ## Overhead vs a plain loop (goal < 1.10); command latency; trials/hour of 1 and 2 workers
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/cli_latency.py
+	$(PY) benchmarks/throughput.py
 
 bench-diag: ## Cost of the per-epoch diagnostics: trials with them on vs off, as a ratio (goal < 1.10)
 	$(PY) benchmarks/diagnostics_cost.py

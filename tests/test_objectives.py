@@ -84,7 +84,9 @@ def test_sweep_best_lists_the_pareto_front(workdir: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["run", path])
     assert result.exit_code == 0, result.output
-    study = optuna.load_study(study_name="tiny", storage="sqlite:///optuna.db")
+    from sweeps.storage import DEFAULT_STORAGE, open_storage
+
+    study = optuna.load_study(study_name="tiny", storage=open_storage(DEFAULT_STORAGE))
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     for trial in study.trials:  # the objectives are what each run recorded
         metrics = client.get_run(trial.user_attrs["mlflow_run_id"]).data.metrics
