@@ -14,12 +14,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import overhead
+from benchmarks import overhead, pruning
 from benchmarks.measure import Row
 
 Case = Callable[[bool], list[Row]]
 CASES: dict[str, Case] = {
     "overhead": overhead.run,
+    "pruning": pruning.run,
 }
 
 

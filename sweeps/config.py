@@ -132,7 +132,8 @@ class SamplerConfig(_Strict):
 class PrunerConfig(_Strict):
     # Median with a warm-up, not successive halving: on the adding problem the loss sits on a
     # 0.167 plateau before it drops, and halving pruned every such late bloomer.
-    name: Literal["median", "percentile", "sha", "hyperband", "none"] = "median"
+    # plateau: median pruning that waits for each trial's drop off the plateau (sweeps/pruners.py)
+    name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "median"
     n_startup_trials: int = Field(4, ge=0)
     n_warmup_steps: int | None = Field(None, ge=0)  # epochs; null = half of max_epochs
     percentile: float = Field(25.0, gt=0.0, lt=100.0)

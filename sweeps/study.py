@@ -10,6 +10,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config import Config, PrunerConfig, SamplerConfig
 from sweeps.errors import ConfigError
+from sweeps.pruners import PlateauPruner
 from sweeps.reaper import INTERRUPTED_ATTR, RETRY_OF
 from sweeps.secrets import redact
 from sweeps.space import grid
@@ -55,6 +56,8 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
             max_resource=max_epochs,
             reduction_factor=cfg.reduction_factor,
         )
+    if cfg.name == "plateau":
+        return PlateauPruner(cfg.n_startup_trials, warmup)
     if cfg.name == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")

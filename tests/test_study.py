@@ -7,6 +7,7 @@ import pytest
 from conftest import tiny_raw
 
 from sweeps.config import PrunerConfig, SamplerConfig, validate
+from sweeps.pruners import PlateauPruner
 from sweeps.study import make_pruner, make_sampler
 
 SAMPLERS = {
@@ -20,6 +21,7 @@ PRUNERS = {
     "percentile": optuna.pruners.PercentilePruner,
     "sha": optuna.pruners.SuccessiveHalvingPruner,
     "hyperband": optuna.pruners.HyperbandPruner,
+    "plateau": PlateauPruner,
     "none": optuna.pruners.NopPruner,
 }
 

@@ -1,0 +1,183 @@
+"""Does pruning pay? Time to a target and epochs spent, pruners against no pruning.
+
+The adding problem at T = 100, whose loss sits on the 0.167 plateau before good trials drop.
+Per seed, four studies with the same budget (trials, epochs per trial), search space and
+sampler seed run in turn: the platform (`run_sweep`, MLflow and SQLite included) with its
+default median pruner, with the plateau pruner and with no pruning, and the hand-written
+TPE + MedianPruner script (benchmarks/tpe_script.py). Figures are medians over the seeds.
+
+- Time to target: wall time from the study's start to the first epoch with val MSE < 0.01.
+  Optuna records when each trial starts and ends, not each epoch, so the time of epoch k of n
+  is interpolated as start + (k + 1) / n of the trial's duration, alike for every side.
+- Epochs spent: reported epochs summed over all trials, pruned ones included.
+- Best value: the lowest val MSE any epoch of any trial reached.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from benchmarks import tpe_script
+from benchmarks.measure import Row
+from sweeps.config import validate
+from sweeps.runner import run_sweep
+
+TARGET = 0.01
+SPACE: dict[str, list[Any]] = {
+    "model.cell": ["rnn", "lstm", "gru"],
+    "model.hidden_size": [16, 32],
+    "optimizer.lr": [3e-3, 3e-2],
+}
+PRUNERS = {"median": {}, "plateau": {"name": "plateau"}, "none": {"name": "none"}}
+
+
+@dataclass(frozen=True)
+class Budget:
+    data: dict[str, int]
+    max_epochs: int
+    n_trials: int
+    seeds: tuple[int, ...]
+
+
+FULL = Budget(
+    {"seq_len": 100, "batch_size": 32, "n_train": 1024, "n_val": 256, "n_test": 64},
+    max_epochs=12,
+    n_trials=12,
+    seeds=(0, 1, 2),
+)
+QUICK = Budget(
+    {"seq_len": 10, "batch_size": 32, "n_train": 64, "n_val": 32, "n_test": 32},
+    max_epochs=2,
+    n_trials=2,
+    seeds=(0,),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    best: float
+    epochs: int
+    to_target: float  # seconds; inf when no epoch reached the target
+
+
+def outcome(study: optuna.Study, started: dt.datetime) -> Outcome:
+    """Best value, epochs spent and time to target of a finished study."""
+    best, epochs, first = math.inf, 0, math.inf
+    for t in study.get_trials(deepcopy=False):
+        steps = sorted(t.intermediate_values)
+        epochs += len(steps)
+        values = [t.intermediate_values[s] for s in steps]
+        best = min([best, *(v for v in values if not math.isnan(v))])
+        hit = next((i for i, v in enumerate(values) if v < TARGET), None)
+        if hit is None or t.datetime_start is None or t.datetime_complete is None:
+            continue
+        span = (t.datetime_complete - t.datetime_start).total_seconds()
+        when = (t.datetime_start - started).total_seconds() + span * (hit + 1) / len(steps)
+        first = min(first, when)
+    return Outcome(best, epochs, first)
+
+
+def platform_study(budget: Budget, pruner: dict[str, Any], seed: int) -> Outcome:
+    """One `run_sweep` study in a fresh folder (both stores embedded SQLite)."""
+    with tempfile.TemporaryDirectory() as folder:
+        raw = {
+            "name": "pruning-bench",
+            "data": {"name": "adding", **budget.data},
+            "model": {"cell": "lstm", "hidden_size": 32},
+            "optimizer": {"name": "adam", "lr": 0.01, "grad_clip": 1.0},
+            "trainer": {"max_epochs": budget.max_epochs},
+            "search": {
+                "n_trials": budget.n_trials,
+                "sampler": {"name": "tpe", "seed": seed},
+                "pruner": copy.deepcopy(pruner),
+                "space": {
+                    "model.cell": {"type": "categorical", "choices": SPACE["model.cell"]},
+                    "model.hidden_size": {
+                        "type": "categorical",
+                        "choices": SPACE["model.hidden_size"],
+                    },
+                    "optimizer.lr": {
+                        "type": "float",
+                        "low": SPACE["optimizer.lr"][0],
+                        "high": SPACE["optimizer.lr"][1],
+                        "log": True,
+                    },
+                },
+            },
+            "tracking": {"uri": f"sqlite:///{folder}/mlflow.db"},
+        }
+        storage = f"sqlite:///{folder}/optuna.db"
+        started = dt.datetime.now()
+        run_sweep(validate(raw), storage=storage, report=lambda line: None)
+        return outcome(optuna.load_study(study_name="pruning-bench", storage=storage), started)
+
+
+def script_study(budget: Budget, seed: int) -> Outcome:
+    """The hand-written TPE + MedianPruner script on the same data, space and budget."""
+    started = dt.datetime.now()
+    study = tpe_script.run_study(
+        {**budget.data, "seed": 0}, budget.max_epochs, SPACE, budget.n_trials, seed
+    )
+    return outcome(study, started)
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Epochs and best value against no pruning, and time to target against the script."""
+    budget = QUICK if quick else FULL
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same for every side, and less noise from the other core
+    try:
+        got = _studies(budget)
+    finally:
+        torch.set_num_threads(threads)
+    med = {
+        side: Outcome(
+            statistics.median(o.best for o in outs),
+            int(statistics.median(o.epochs for o in outs)),
+            statistics.median(o.to_target for o in outs),
+        )
+        for side, outs in got.items()
+    }
+    none, script = med["none"], med["script"]
+    seeds = f"median of {len(budget.seeds)} seeds"
+    rows = []
+    for name in ("plateau", "median"):
+        mine = med[name]
+        rows += [
+            Row(f"pruning pay-off, {name} pruner: epochs spent", "no pruning", none.epochs,
+                name, mine.epochs, "epochs", goal=0.5, note=seeds),
+            Row(f"pruning pay-off, {name} pruner: best val MSE", "no pruning", none.best,
+                name, mine.best, "MSE", goal=1.02, note=seeds),
+            Row(f"time to val MSE < {TARGET}, {name} pruner", "hand-written TPE+median",
+                script.to_target, name, mine.to_target, "s", goal=1.0, note=seeds),
+        ]  # fmt: skip
+    rows.append(
+        Row(f"time to val MSE < {TARGET}, no pruning", "hand-written TPE+median",
+            script.to_target, "no pruning", none.to_target, "s", note=seeds)
+    )  # fmt: skip
+    return rows
+
+
+def _studies(budget: Budget) -> dict[str, list[Outcome]]:
+    sides = [*PRUNERS, "script"]
+    got: dict[str, list[Outcome]] = {side: [] for side in sides}
+    for i, seed in enumerate(budget.seeds):
+        for side in sides[i % len(sides) :] + sides[: i % len(sides)]:  # rotate who goes first
+            if side == "script":
+                out = script_study(budget, seed)
+            else:
+                out = platform_study(budget, PRUNERS[side], seed)
+            got[side].append(out)
+            print(f"    pruning seed {seed} {side}: {out}", file=sys.stderr, flush=True)
+    return got

@@ -1,0 +1,99 @@
+"""A pruner that knows a loss plateau: it waits for the first drop and compares after it.
+
+On the adding problem every trial starts on the 0.167 plateau (predict the mean) and the good
+ones leave it at different epochs. Optuna's median pruner compares values at the same epoch,
+so a trial that drops later than the median is pruned while it is still on the plateau; so did
+successive halving here, every late bloomer. `PlateauPruner` instead
+
+- finds the plateau as the median of the trials' first values, and each trial's drop as the
+  first step at which its best value so far is `min_drop` (relative) below the plateau;
+- lets a trial that has not dropped yet wait as long as the slowest completed trial took to
+  drop (at least `n_warmup_steps`), then judges it like the median pruner;
+- judges a trial that has dropped against the others at the same number of steps after their
+  own drops, on best values so far (not the last value, so one noisy epoch prunes nothing).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import optuna
+from optuna.pruners import BasePruner
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+Curve = list[float]  # best value so far at steps 0, 1, ..., in "lower is better" form
+
+
+class PlateauPruner(BasePruner):
+    """Median pruning on best-so-far values, aligned on each trial's drop off the plateau."""
+
+    def __init__(
+        self, n_startup_trials: int = 4, n_warmup_steps: int = 0, min_drop: float = 0.1
+    ) -> None:
+        if n_startup_trials < 0 or n_warmup_steps < 0:
+            raise ValueError(
+                f"n_startup_trials and n_warmup_steps must be >= 0, but got "
+                f"{n_startup_trials=} and {n_warmup_steps=}"
+            )
+        if not 0 < min_drop < 1:
+            raise ValueError(f"min_drop must be in (0, 1), but got {min_drop}")
+        self.n_startup_trials = n_startup_trials
+        self.n_warmup_steps = n_warmup_steps
+        self.min_drop = min_drop
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        """Whether `trial`, at its last reported step, does worse than its peers did."""
+        step = trial.last_step
+        if step is None or step < self.n_warmup_steps:
+            return False
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        if sum(t.state == TrialState.COMPLETE for t in done) < self.n_startup_trials:
+            return False
+        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        curves = {t.number: _best_so_far(t, sign) for t in done}
+        curves = {n: c for n, c in curves.items() if c}
+        mine = _best_so_far(trial, sign)
+        if not curves or len(mine) <= step:
+            return False
+        plateau = statistics.median([c[0] for c in curves.values()] + [mine[0]])
+        level = plateau - self.min_drop * abs(plateau)
+        drop = _drop_step(mine, level)
+        if drop is None:  # still on the plateau: wait as long as the slowest dropper took
+            drops = [
+                _drop_step(curves[t.number], level)
+                for t in done
+                if t.state == TrialState.COMPLETE and t.number in curves
+            ]
+            patience = max([d + 1 for d in drops if d is not None] + [self.n_warmup_steps])
+            if step < patience:
+                return False
+            peers = [c[step] for c in curves.values() if len(c) > step]
+        else:  # compare with the others the same number of steps after their own drops
+            since = step - drop
+            peers = []
+            for curve in curves.values():
+                theirs = _drop_step(curve, level)
+                if theirs is not None and len(curve) > theirs + since:
+                    peers.append(curve[theirs + since])
+        return bool(peers) and mine[step] > statistics.median(peers)
+
+
+def _best_so_far(trial: FrozenTrial, sign: float) -> Curve:
+    """Best value at each step from 0, lower is better; gaps take the last best, NaN is worst."""
+    values = trial.intermediate_values
+    if not values:
+        return []
+    curve: Curve = []
+    best = math.inf
+    for step in range(max(values) + 1):
+        value = values.get(step)
+        if value is not None and not math.isnan(value):
+            best = min(best, sign * value)
+        curve.append(best)
+    return curve
+
+
+def _drop_step(curve: Curve, level: float) -> int | None:
+    return next((i for i, v in enumerate(curve) if v < level), None)
