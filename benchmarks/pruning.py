@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
