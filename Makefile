@@ -1,12 +1,18 @@
 .DEFAULT_GOAL := help
 PY ?= python
 CONFIG ?= configs/quickstart.yaml
+# cpu: PyTorch's CPU build from its own index (PyPI's Linux wheels bundle CUDA, several GB).
+# cuda: PyPI's build. A local wheel that pip is configured to find (find-links) is used first.
+TORCH ?= cpu
+TORCH_cpu := "torch==2.13.0+cpu" --extra-index-url https://download.pytorch.org/whl/cpu
+TORCH_cuda := "torch==2.13.0"
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-install: ## Install the project and its dev tools (CPU torch from disk, never a CUDA build)
-	$(PY) -m pip install torch==2.13.0 && $(PY) -m pip install -e ".[dev]"
+install: ## Install the project and its dev tools; TORCH=cpu (default) or TORCH=cuda
+	$(if $(TORCH_$(TORCH)),,$(error TORCH must be cpu or cuda, but got '$(TORCH)'))
+	$(PY) -m pip install $(TORCH_$(TORCH)) && $(PY) -m pip install -e ".[dev]"
 
 test: ## Run every test, slow ones included (what CI runs)
 	$(PY) -m pytest -q
@@ -26,10 +32,10 @@ best: ## Show the best trial of CONFIG and write its full config to best.yaml
 reproduce: ## Retrain best.yaml (after make best), or a logged run: make reproduce RUN=<run id>
 	$(if $(RUN),sweep reproduce $(RUN),sweep train best.yaml)
 
-bench: ## Overhead vs a plain loop (goal < 1.10); command latency; trials/hour of 1 and 2 workers
-	$(PY) benchmarks/overhead.py
+bench: ## Command latency and worker throughput, then every case as one table of ratios (CASES=...)
 	$(PY) benchmarks/cli_latency.py
 	$(PY) benchmarks/throughput.py
+	$(PY) -m benchmarks.table $(CASES)
 
 bench-diag: ## Cost of the per-epoch diagnostics: trials with them on vs off, as a ratio (goal < 1.10)
 	$(PY) benchmarks/diagnostics_cost.py

@@ -51,8 +51,8 @@ class Budget:
 
 FULL = Budget(
     {"seq_len": 100, "batch_size": 32, "n_train": 1024, "n_val": 256, "n_test": 64},
-    max_epochs=12,
-    n_trials=12,
+    max_epochs=10,
+    n_trials=10,
     seeds=(0, 1, 2),
 )
 QUICK = Budget(
