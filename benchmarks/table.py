@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     for name in args.cases or list(CASES):
         case_start = time.perf_counter()
-        rows += CASES[name](args.quick)
-        print(f"  {name}: {time.perf_counter() - case_start:.0f}s", file=sys.stderr, flush=True)
+        got = CASES[name](args.quick)
+        rows += got  # and each case's rows at once, so a long run shows progress
+        print(f"{name}: {time.perf_counter() - case_start:.0f}s", file=sys.stderr)
+        print(render(got), file=sys.stderr, flush=True)
     print(render(rows))
     print(f"load average after: {os.getloadavg()[0]:.2f}; {time.perf_counter() - started:.0f}s")
     return 1 if any(r.met is False for r in rows) else 0

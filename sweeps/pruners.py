@@ -1,16 +1,19 @@
-"""A pruner that knows a loss plateau: it waits for the first drop and compares after it.
+"""A pruner that knows a loss plateau: it waits for each trial's first drop, and no longer.
 
 On the adding problem every trial starts on the 0.167 plateau (predict the mean) and the good
 ones leave it at different epochs. Optuna's median pruner compares values at the same epoch,
 so a trial that drops later than the median is pruned while it is still on the plateau; so did
 successive halving here, every late bloomer. `PlateauPruner` instead
 
-- finds the plateau as the median of the trials' first values, and each trial's drop as the
-  first step at which its best value so far is `min_drop` (relative) below the plateau;
-- lets a trial that has not dropped yet wait as long as the slowest completed trial took to
-  drop (at least `n_warmup_steps`), then judges it like the median pruner;
-- judges a trial that has dropped against the others at the same number of steps after their
-  own drops, on best values so far (not the last value, so one noisy epoch prunes nothing).
+- finds the plateau as the median of the trials' first values, and a trial's drop as the first
+  step at which its best value so far is `min_drop` (relative) below the plateau;
+- prunes a trial that has not dropped once it has waited as long as the slowest completed
+  trial took to drop (at least `n_warmup_steps`);
+- never prunes a trial that has dropped: on a plateau problem, leaving the plateau is what
+  learning the task looks like, and the first epochs after a drop are too noisy to rank.
+
+On a loss that falls smoothly from the start every trial "drops" at once and nothing is
+pruned: there, use the median pruner.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ Curve = list[float]  # best value so far at steps 0, 1, ..., in "lower is better
 
 
 class PlateauPruner(BasePruner):
-    """Median pruning on best-so-far values, aligned on each trial's drop off the plateau."""
+    """Prunes the trials that stay on the plateau longer than the completed ones did."""
 
     def __init__(
         self, n_startup_trials: int = 4, n_warmup_steps: int = 0, min_drop: float = 0.1
@@ -44,40 +47,26 @@ class PlateauPruner(BasePruner):
         self.min_drop = min_drop
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        """Whether `trial`, at its last reported step, does worse than its peers did."""
+        """Whether `trial` is still on the plateau after the slowest completed trial's drop."""
         step = trial.last_step
         if step is None or step < self.n_warmup_steps:
             return False
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        if sum(t.state == TrialState.COMPLETE for t in done) < self.n_startup_trials:
+        complete = [t for t in done if t.state == TrialState.COMPLETE]
+        if len(complete) < self.n_startup_trials:
             return False
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
-        curves = {t.number: _best_so_far(t, sign) for t in done}
-        curves = {n: c for n, c in curves.items() if c}
         mine = _best_so_far(trial, sign)
-        if not curves or len(mine) <= step:
+        firsts = [c[0] for c in (_best_so_far(t, sign) for t in done) if c]
+        if not mine or not firsts:
             return False
-        plateau = statistics.median([c[0] for c in curves.values()] + [mine[0]])
+        plateau = statistics.median([*firsts, mine[0]])
         level = plateau - self.min_drop * abs(plateau)
-        drop = _drop_step(mine, level)
-        if drop is None:  # still on the plateau: wait as long as the slowest dropper took
-            drops = [
-                _drop_step(curves[t.number], level)
-                for t in done
-                if t.state == TrialState.COMPLETE and t.number in curves
-            ]
-            patience = max([d + 1 for d in drops if d is not None] + [self.n_warmup_steps])
-            if step < patience:
-                return False
-            peers = [c[step] for c in curves.values() if len(c) > step]
-        else:  # compare with the others the same number of steps after their own drops
-            since = step - drop
-            peers = []
-            for curve in curves.values():
-                theirs = _drop_step(curve, level)
-                if theirs is not None and len(curve) > theirs + since:
-                    peers.append(curve[theirs + since])
-        return bool(peers) and mine[step] > statistics.median(peers)
+        if _drop_step(mine, level) is not None:
+            return False
+        drops = [_drop_step(_best_so_far(t, sign), level) for t in complete]
+        patience = max([d + 1 for d in drops if d is not None] + [self.n_warmup_steps])
+        return step >= patience
 
 
 def _best_so_far(trial: FrozenTrial, sign: float) -> Curve:
