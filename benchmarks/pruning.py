@@ -10,6 +10,8 @@ TPE + MedianPruner script (benchmarks/tpe_script.py). Figures are medians over t
   Optuna records when each trial starts and ends, not each epoch, so the time of epoch k of n
   is interpolated as start + (k + 1) / n of the trial's duration, alike for every side.
 - Epochs spent: reported epochs summed over all trials, pruned ones included.
+- Epochs to target: epochs trained, over the trials in order, up to and including that epoch.
+  Unlike wall time it does not move with the machine's load; pruning is what changes it.
 - Best value: the lowest val MSE any epoch of any trial reached.
 """
 
@@ -68,23 +70,26 @@ class Outcome:
     best: float
     epochs: int
     to_target: float  # seconds; inf when no epoch reached the target
+    epochs_to_target: float  # epochs trained until then; inf when none reached it
 
 
 def outcome(study: optuna.Study, started: dt.datetime) -> Outcome:
-    """Best value, epochs spent and time to target of a finished study."""
-    best, epochs, first = math.inf, 0, math.inf
-    for t in study.get_trials(deepcopy=False):
+    """Best value, epochs spent and time (and epochs) to target of a finished study."""
+    best, epochs, first, first_epochs = math.inf, 0, math.inf, math.inf
+    for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
         steps = sorted(t.intermediate_values)
-        epochs += len(steps)
         values = [t.intermediate_values[s] for s in steps]
         best = min([best, *(v for v in values if not math.isnan(v))])
         hit = next((i for i, v in enumerate(values) if v < TARGET), None)
+        if hit is not None:
+            first_epochs = min(first_epochs, epochs + hit + 1)
+        epochs += len(steps)
         if hit is None or t.datetime_start is None or t.datetime_complete is None:
             continue
         span = (t.datetime_complete - t.datetime_start).total_seconds()
         when = (t.datetime_start - started).total_seconds() + span * (hit + 1) / len(steps)
         first = min(first, when)
-    return Outcome(best, epochs, first)
+    return Outcome(best, epochs, first, first_epochs)
 
 
 def platform_study(budget: Budget, pruner: dict[str, Any], seed: int) -> Outcome:
@@ -145,6 +150,7 @@ def run(quick: bool = False) -> list[Row]:
             statistics.median(o.best for o in outs),
             int(statistics.median(o.epochs for o in outs)),
             statistics.median(o.to_target for o in outs),
+            statistics.median(o.epochs_to_target for o in outs),
         )
         for side, outs in got.items()
     }
@@ -160,6 +166,8 @@ def run(quick: bool = False) -> list[Row]:
                 name, mine.best, "MSE", goal=1.02, note=seeds),
             Row(f"time to val MSE < {TARGET}, {name} pruner", "hand-written TPE+median",
                 script.to_target, name, mine.to_target, "s", goal=1.0, note=seeds),
+            Row(f"epochs to val MSE < {TARGET}, {name} pruner", "hand-written TPE+median",
+                script.epochs_to_target, name, mine.epochs_to_target, "epochs", note=seeds),
         ]  # fmt: skip
     rows.append(
         Row(f"time to val MSE < {TARGET}, no pruning", "hand-written TPE+median",

@@ -68,6 +68,7 @@ def test_time_to_target_interpolates_within_the_first_trial_to_reach_it() -> Non
     study.add_trial(_trial(t0 + dt.timedelta(seconds=10), 8.0, [0.1, 0.05, TARGET / 2, 0.001]))
     got = outcome(study, t0)
     assert got.epochs == 6
+    assert got.epochs_to_target == 2 + 3
     assert got.best == 0.001
     assert got.to_target == pytest.approx(16.0)
 
@@ -76,7 +77,7 @@ def test_no_trial_at_the_target_is_infinitely_far() -> None:
     study = optuna.create_study()
     study.add_trial(_trial(dt.datetime(2026, 1, 1), 1.0, [0.2, math.nan]))
     got = outcome(study, dt.datetime(2026, 1, 1))
-    assert (got.best, got.to_target) == (0.2, math.inf)
+    assert (got.best, got.to_target, got.epochs_to_target) == (0.2, math.inf, math.inf)
 
 
 @pytest.mark.slow
