@@ -8,7 +8,8 @@ successive halving here, every late bloomer. `PlateauPruner` instead
 - finds the plateau as the median of the trials' first values, and a trial's drop as the first
   step at which its best value so far is `min_drop` (relative) below the plateau;
 - prunes a trial that has not dropped once it has waited as long as the slowest completed
-  trial took to drop (at least `n_warmup_steps`);
+  trial took to drop (at least `n_warmup_steps`); while no completed trial has dropped, it
+  prunes nothing, since nothing yet says when a drop comes;
 - never prunes a trial that has dropped: on a plateau problem, leaving the plateau is what
   learning the task looks like, and the first epochs after a drop are too noisy to rank.
 
@@ -65,8 +66,10 @@ class PlateauPruner(BasePruner):
         if _drop_step(mine, level) is not None:
             return False
         drops = [_drop_step(_best_so_far(t, sign), level) for t in complete]
-        patience = max([d + 1 for d in drops if d is not None] + [self.n_warmup_steps])
-        return step >= patience
+        seen = [d for d in drops if d is not None]
+        if not seen:  # no completed trial has left the plateau: no telling when a drop comes
+            return False
+        return step >= max([d + 1 for d in seen] + [self.n_warmup_steps])
 
 
 def _best_so_far(trial: FrozenTrial, sign: float) -> Curve:

@@ -49,6 +49,12 @@ def test_a_trial_that_never_drops_is_pruned_once_the_slowest_dropper_had_dropped
     assert _pruned_at(study, [P] * 10) == 7  # LATE dropped at step 6
 
 
+def test_nothing_is_pruned_before_a_completed_trial_has_dropped() -> None:
+    study = _study(PlateauPruner(2, 0), [P] * 10, [P] * 10)
+    assert _pruned_at(study, LATE) is None
+    assert _pruned_at(study, [P] * 10) is None
+
+
 def test_a_trial_that_has_dropped_is_never_pruned() -> None:
     study = _study(PlateauPruner(2, 0), EARLY, LATE)
     # Worse than both others at every step, but off the plateau: it is learning the task.
