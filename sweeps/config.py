@@ -132,7 +132,7 @@ class SamplerConfig(_Strict):
 class PrunerConfig(_Strict):
     # Median with a warm-up, not successive halving: on the adding problem the loss sits on a
     # 0.167 plateau before it drops, and halving pruned every such late bloomer.
-    # plateau: median pruning that waits for each trial's drop off the plateau (sweeps/pruners.py)
+    # plateau: prunes trials still on the plateau after the completed ones left it (pruners.py)
     name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "median"
     n_startup_trials: int = Field(4, ge=0)
     n_warmup_steps: int | None = Field(None, ge=0)  # epochs; null = half of max_epochs
