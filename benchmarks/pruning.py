@@ -32,7 +32,7 @@ import torch
 from benchmarks import tpe_script
 from benchmarks.measure import Row
 from sweeps.config import validate
-from sweeps.runner import run_sweep
+from sweeps.coordinator import run_sweep
 
 TARGET = 0.01
 SPACE: dict[str, list[Any]] = {

@@ -7,6 +7,9 @@ a user would write without the platform; the platform should reach the target so
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import optuna
 import torch
 from torch import nn
@@ -27,7 +30,9 @@ class Net(nn.Module):
         return self.head(out[:, -1])  # type: ignore[no-any-return]
 
 
-def objective_for(data: dict[str, int], max_epochs: int, space: dict[str, list[object]]):  # type: ignore[no-untyped-def]
+def objective_for(
+    data: dict[str, int], max_epochs: int, space: dict[str, list[Any]]
+) -> Callable[[optuna.Trial], float]:
     """The objective: sample, train with a plain loop, report val MSE each epoch."""
     dm = AddingDataModule(**data)
     dm.setup("fit")
@@ -35,15 +40,17 @@ def objective_for(data: dict[str, int], max_epochs: int, space: dict[str, list[o
     def objective(trial: optuna.Trial) -> float:
         cell = trial.suggest_categorical("model.cell", space["model.cell"])
         hidden = trial.suggest_categorical("model.hidden_size", space["model.hidden_size"])
-        lr = trial.suggest_float("optimizer.lr", *space["optimizer.lr"], log=True)  # type: ignore[arg-type]
-        torch.manual_seed(trial.number)
-        net = Net(str(cell), int(hidden))  # type: ignore[call-overload]
+        low, high = space["optimizer.lr"]
+        lr = trial.suggest_float("optimizer.lr", low, high, log=True)
+        torch.manual_seed(data["seed"])  # every trial from the same seed, as the platform does
+        net = Net(str(cell), int(hidden))
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         loss_fn = nn.MSELoss()
+        train_loader = dm.train_dataloader()  # one loader per trial: a new shuffle each epoch
         best = float("inf")
         for epoch in range(max_epochs):
             net.train()
-            for x, y in dm.train_dataloader():
+            for x, y in train_loader:
                 opt.zero_grad()
                 loss_fn(net(x), y).backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -62,7 +69,7 @@ def objective_for(data: dict[str, int], max_epochs: int, space: dict[str, list[o
 
 
 def run_study(
-    data: dict[str, int], max_epochs: int, space: dict[str, list[object]], n_trials: int, seed: int
+    data: dict[str, int], max_epochs: int, space: dict[str, list[Any]], n_trials: int, seed: int
 ) -> optuna.Study:
     """TPE (seeded) and the default MedianPruner over `n_trials` trials, in memory."""
     study = optuna.create_study(
