@@ -8,7 +8,7 @@ single-process Optuna + Lightning + MLflow script in the style of optuna-example
 alternate the three, so load on the machine hits each. Goals on 2 cores: 2 workers >= 1.7x
 1 worker, and >= 1.7x the script.
 
-    python benchmarks/throughput.py [--rounds 2]
+    python benchmarks/throughput.py [--rounds 2] [--trials 16 --epochs 12]
 """
 
 from __future__ import annotations
@@ -61,12 +61,23 @@ def _timed(cmd: list[str], folder: Path) -> float:
     return seconds
 
 
-def run_once(kind: str) -> float:
+def sized(trials: int, epochs: int) -> dict[str, Any]:
+    """RAW with `trials` learning rates log-spaced over LRS's range, and `epochs` per trial."""
+    if trials == len(LRS) and epochs == RAW["trainer"]["max_epochs"]:
+        return RAW
+    low, high = LRS[0], LRS[-1]
+    lrs = [round(low * (high / low) ** (i / max(trials - 1, 1)), 6) for i in range(trials)]
+    space = {"optimizer.lr": {"type": "categorical", "choices": lrs}}
+    search = {**RAW["search"], "n_trials": trials, "space": space}
+    return {**RAW, "trainer": {"max_epochs": epochs}, "search": search}
+
+
+def run_once(kind: str, raw: dict[str, Any]) -> float:
     """Wall seconds for one whole sweep of the grid, in a fresh folder."""
     with tempfile.TemporaryDirectory(prefix="bench-") as name:
         folder = Path(name)
         config = folder / "bench.yaml"
-        config.write_text(yaml.safe_dump(RAW))
+        config.write_text(yaml.safe_dump(raw))
         if kind == "script":
             return _timed([sys.executable, str(HERE / "handwritten.py"), str(config)], folder)
         workers = kind.split()[0]
@@ -76,18 +87,23 @@ def run_once(kind: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
-    rounds = parser.parse_args().rounds
+    # A longer sweep shows the steady state: the workers' start-up (~5 s of imports each) is
+    # paid once per sweep, and a 25-second sweep is mostly start-up.
+    parser.add_argument("--trials", type=int, default=len(LRS))
+    parser.add_argument("--epochs", type=int, default=RAW["trainer"]["max_epochs"])
+    args = parser.parse_args()
+    rounds, raw = args.rounds, sized(args.trials, args.epochs)
     kinds = ["1 worker", "2 workers", "script"]
     seconds: dict[str, list[float]] = {k: [] for k in kinds}
     load = os.getloadavg()[0]
     for i in range(rounds):
         order = kinds[i % 3 :] + kinds[: i % 3]
         for kind in order:
-            seconds[kind].append(run_once(kind))
+            seconds[kind].append(run_once(kind, raw))
             print(f"  round {i + 1}: {kind:9s} {seconds[kind][-1]:6.1f}s", flush=True)
-    n = len(LRS)
+    n = raw["search"]["n_trials"]
     rate = {k: n / statistics.median(v) * 3600 for k, v in seconds.items()}
-    epochs = RAW["trainer"]["max_epochs"]
+    epochs = raw["trainer"]["max_epochs"]
     print(f"\n{n} trials of the bench LSTM ({epochs} epochs each), {rounds} round(s)")
     print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
     for kind in kinds:
