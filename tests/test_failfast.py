@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import sweep_process, tiny_raw, write_config
+from conftest import free_port, sweep_process, tiny_raw, write_config
 from typer.testing import CliRunner
 
 from sweeps.cli import app
@@ -27,12 +26,6 @@ def _one_line_failure(done: subprocess.CompletedProcess[str], *needles: str) -> 
     return lines[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     raw = tiny_raw(trainer={"max_epochs": 1})
@@ -42,7 +35,7 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_unreachable_tracking_server(config: Path, tmp_path: Path) -> None:
-    uri = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     done = sweep_process(["run", str(config), "--tracking-uri", uri], tmp_path)
     _one_line_failure(done, uri, "does not answer", "Connection refused", "--tracking-uri")
 
@@ -116,7 +109,7 @@ def test_missing_gpu_fails_the_run_before_any_trial(
 def test_tracking_uri_comes_from_the_environment(
     config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    uri = f"http://127.0.0.1:{_free_port()}"
+    uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["run", str(config)], env={"MLFLOW_TRACKING_URI": uri})
     assert result.exit_code == 1, result.output

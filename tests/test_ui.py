@@ -11,12 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from conftest import free_port
 
 
 def _group_alive(pgid: int) -> bool:
@@ -29,7 +24,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.slow
 def test_ui_answers_then_stops_with_its_parent_on_sigterm(workdir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         ["sweep", "ui", "--port", str(port)],
         cwd=workdir,

@@ -17,7 +17,7 @@ from typing import Any
 
 import optuna
 import pytest
-from conftest import tiny_raw, write_config
+from conftest import free_port, tiny_raw, write_config
 from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
@@ -166,16 +166,10 @@ def test_ctrl_c_stops_every_worker_and_the_rerun_resumes_from_checkpoints(
     assert any(t.user_attrs.get(RESUMED_ATTR, 0) >= 3 for t in retries)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def mlflow_server(tmp_path: Path) -> Any:
     """A real `mlflow server` on 127.0.0.1 and a free port, stopped after the test."""
-    port = _free_port()
+    port = free_port()
     folder = tmp_path / "server"
     folder.mkdir()
     cmd = [
