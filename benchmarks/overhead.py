@@ -191,6 +191,25 @@ def _rows(tracker: Tracker, quick: bool, device: str) -> list[Row]:
     ]  # fmt: skip
 
 
+def profile(device: str, top: int, steps: int = 96) -> None:
+    """cProfile of one platform trial on the near-zero model: where per-step time goes.
+
+    One warm-up trial first, so imports and first-use costs stay out of the profile.
+    """
+    import cProfile
+    import pstats
+
+    torch.set_num_threads(1)  # as run() does: two threads on a busy CPU collapse
+    with tempfile.TemporaryDirectory() as folder:
+        tracker = Tracker(f"sqlite:///{folder}/mlflow.db", "bench")
+        trial = platform_trial(tracker, NEAR_ZERO, steps * BATCH, N_VAL, 2, device, wall=True)
+        trial()
+        profiler = cProfile.Profile()
+        seconds = profiler.runcall(trial)
+    print(f"profile: near-zero trial, {2 * steps} steps on {device}, {seconds:.2f} s wall")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
 def _clock(device: str, wall: bool) -> Clock:
     # CPU time on the CPU unless asked for wall time; on a GPU the work is asynchronous, so
     # wall time up to a sync.
@@ -209,10 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu")
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test only")
+    parser.add_argument(
+        "--profile", type=int, metavar="N", default=0,
+        help="first print the N functions that take most of a near-zero trial's own time",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     if args.device == "cuda":
         print(f"gpu: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    if args.profile:
+        profile(args.device, args.profile)
     rows = run(args.quick, args.device)
     print(render(rows))
     return 1 if any(r.met is False for r in rows) else 0
