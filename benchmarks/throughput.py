@@ -6,9 +6,9 @@ fresh process in a fresh folder (imports, store creation and all), timed from st
 `sweep run --workers 1`, `sweep run --workers 2`, and `benchmarks/handwritten.py`, a
 single-process Optuna + Lightning + MLflow script in the style of optuna-examples. Rounds
 alternate the three, so load on the machine hits each. Goals on 2 cores: 2 workers >= 1.7x
-1 worker, and >= 1.7x the script.
+1 worker, and >= 1.7x the script; as rows of the table, 2 workers' wall time <= 1/1.7 of theirs.
 
-    python benchmarks/throughput.py [--rounds 2] [--trials 16 --epochs 12]
+    python -m benchmarks.throughput [--rounds 2] [--trials 16 --epochs 12]
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ from typing import Any
 
 import yaml
 
+from benchmarks.measure import Row
+
 HERE = Path(__file__).resolve().parent
+KINDS = ["1 worker", "2 workers", "script"]
+GOAL = round(1 / 1.7, 3)  # 2 workers' wall time over the other's: 1.7x the trials per hour
+QUICK_DATA = {"seq_len": 10, "n_train": 128, "n_val": 64, "n_test": 32}
 LRS = [0.001, 0.0015, 0.002, 0.003, 0.004, 0.006, 0.008, 0.01]
 RAW: dict[str, Any] = {
     "name": "throughput",
@@ -61,15 +66,14 @@ def _timed(cmd: list[str], folder: Path) -> float:
     return seconds
 
 
-def sized(trials: int, epochs: int) -> dict[str, Any]:
-    """RAW with `trials` learning rates log-spaced over LRS's range, and `epochs` per trial."""
-    if trials == len(LRS) and epochs == RAW["trainer"]["max_epochs"]:
-        return RAW
+def sized(trials: int, epochs: int, data: dict[str, int] | None = None) -> dict[str, Any]:
+    """RAW with `trials` learning rates log-spaced over LRS's range, `epochs` per trial."""
     low, high = LRS[0], LRS[-1]
     lrs = [round(low * (high / low) ** (i / max(trials - 1, 1)), 6) for i in range(trials)]
     space = {"optimizer.lr": {"type": "categorical", "choices": lrs}}
     search = {**RAW["search"], "n_trials": trials, "space": space}
-    return {**RAW, "trainer": {"max_epochs": epochs}, "search": search}
+    data = {**RAW["data"], **(data or {})}
+    return {**RAW, "data": data, "trainer": {"max_epochs": epochs}, "search": search}
 
 
 def run_once(kind: str, raw: dict[str, Any]) -> float:
@@ -84,34 +88,52 @@ def run_once(kind: str, raw: dict[str, Any]) -> float:
         return _timed(["sweep", "run", str(config), "--workers", workers], folder)
 
 
-def main() -> None:
+def seconds(raw: dict[str, Any], rounds: int) -> dict[str, float]:
+    """Median wall seconds of each kind over `rounds` rounds, rotating who goes first."""
+    took: dict[str, list[float]] = {k: [] for k in KINDS}
+    for i in range(rounds):
+        for kind in KINDS[i % 3 :] + KINDS[: i % 3]:
+            took[kind].append(run_once(kind, raw))
+            print(
+                f"    throughput round {i + 1}: {kind:9s} {took[kind][-1]:6.1f}s", file=sys.stderr
+            )
+    return {kind: statistics.median(values) for kind, values in took.items()}
+
+
+def run(quick: bool = False, rounds: int = 1, trials: int = 12, epochs: int = 8) -> list[Row]:
+    """2 workers against 1 worker and against the script, as sweep wall time (goal 1/1.7)."""
+    raw = sized(2, 1, QUICK_DATA) if quick else sized(trials, epochs)
+    took = seconds(raw, rounds)
+    n, e = raw["search"]["n_trials"], raw["trainer"]["max_epochs"]
+    what = f"{n} x {e}-epoch bench LSTM trials"
+    rate = "time; goal 1.7x the trials/hour"
+    return [
+        Row(f"sweep of {what}, 2 workers vs 1", "--workers 1", took["1 worker"],
+            "--workers 2", took["2 workers"], "s", goal=GOAL, note=rate),
+        Row(f"sweep of {what}, 2 workers vs script", "handwritten.py", took["script"],
+            "--workers 2", took["2 workers"], "s", goal=GOAL, note=rate),
+        Row(f"sweep of {what}, 1 worker vs script", "handwritten.py", took["script"],
+            "--workers 1", took["1 worker"], "s", note="time; both one process"),
+    ]  # fmt: skip
+
+
+def main() -> int:
+    """This case alone, with a chosen size: the table, exit 1 if a goal was missed."""
+    from benchmarks.table import machine, render
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
     # A longer sweep shows the steady state: the workers' start-up (~5 s of imports each) is
     # paid once per sweep, and a 25-second sweep is mostly start-up.
-    parser.add_argument("--trials", type=int, default=len(LRS))
-    parser.add_argument("--epochs", type=int, default=RAW["trainer"]["max_epochs"])
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test only")
     args = parser.parse_args()
-    rounds, raw = args.rounds, sized(args.trials, args.epochs)
-    kinds = ["1 worker", "2 workers", "script"]
-    seconds: dict[str, list[float]] = {k: [] for k in kinds}
-    load = os.getloadavg()[0]
-    for i in range(rounds):
-        order = kinds[i % 3 :] + kinds[: i % 3]
-        for kind in order:
-            seconds[kind].append(run_once(kind, raw))
-            print(f"  round {i + 1}: {kind:9s} {seconds[kind][-1]:6.1f}s", flush=True)
-    n = raw["search"]["n_trials"]
-    rate = {k: n / statistics.median(v) * 3600 for k, v in seconds.items()}
-    epochs = raw["trainer"]["max_epochs"]
-    print(f"\n{n} trials of the bench LSTM ({epochs} epochs each), {rounds} round(s)")
-    print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
-    for kind in kinds:
-        median = statistics.median(seconds[kind])
-        print(f"  {kind:9s} {rate[kind]:7.0f} trials/hour  (median {median:.1f}s)")
-    print(f"  2 workers / 1 worker : {rate['2 workers'] / rate['1 worker']:.2f}x  (goal >= 1.7)")
-    print(f"  2 workers / script   : {rate['2 workers'] / rate['script']:.2f}x  (goal >= 1.7)")
+    print(f"machine: {machine()}")
+    rows = run(args.quick, args.rounds, args.trials, args.epochs)
+    print(render(rows))
+    return 1 if any(r.met is False for r in rows) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

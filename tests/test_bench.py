@@ -83,7 +83,9 @@ def test_no_trial_at_the_target_is_infinitely_far() -> None:
 @pytest.mark.slow
 def test_every_case_runs_on_a_tiny_budget(capsys: pytest.CaptureFixture[str]) -> None:
     table.main(["--quick"])  # goals are not judged at this size; the exit code is not asserted
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.startswith("machine: ")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) > len(table.CASES)  # a header plus at least one row per case
+    ran = {line.split(":")[0] for line in err.splitlines()}
+    assert set(table.CASES) <= ran, err[-2000:]  # each case reports its time when done
