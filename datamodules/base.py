@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from datamodules.options import BATCH_SIZE, check_batch_size
-
-Task = Literal["regression", "classification"]
+from datamodules.catalog import DatasetInfo, Task, resolve
+from datamodules.options import BATCH_SIZE, DataOptions, check_batch_size
 
 
 @dataclass(frozen=True)
@@ -29,6 +28,14 @@ class DataSpec:
     # Per-target (mean, std) the targets were standardised with, to report original units.
     target_mean: tuple[float, ...] | None = None
     target_std: tuple[float, ...] | None = None
+
+    @property
+    def tokens(self) -> bool:
+        return self.vocab_size is not None
+
+    @property
+    def standardised(self) -> bool:
+        return self.target_std is not None
 
 
 @dataclass(frozen=True)
@@ -95,39 +102,29 @@ class TensorLoader:
 class SequenceDataModule(pl.LightningDataModule):
     """Base for every datamodule: owns batch_size, seq_len and seed; subclasses build splits.
 
-    Subclasses take their own options as typed keyword arguments with defaults (the config
-    loader checks YAML keys against that signature) and implement `build()`. Expensive loading
-    belongs in a module-level `functools.lru_cache` function so trials in one process share it.
+    A subclass names its `info` in `datamodules.catalog`, whose options class holds the dataset's
+    own keyword options with their defaults and rules (the config loader checks YAML keys against
+    it without importing torch), and implements `build()`. Expensive loading belongs in a
+    module-level `functools.lru_cache` function so trials in one process share it.
     """
 
-    # The length used when data.seq_len is left out; None: the user must give one.
-    default_seq_len: int | None = None
+    info: ClassVar[DatasetInfo]
+    options: DataOptions  # this dataset's options class, checked
 
     def __init__(
-        self, *, batch_size: int = BATCH_SIZE, seq_len: int | None = None, seed: int = 0
+        self,
+        *,
+        batch_size: int = BATCH_SIZE,
+        seq_len: int | None = None,
+        seed: int = 0,
+        **options: Any,
     ) -> None:
         super().__init__()
         check_batch_size(batch_size)
-        fixed = self.fixed_seq_len()
-        if fixed is not None and seq_len is not None and seq_len != fixed:
-            raise ValueError(
-                f"data.seq_len is fixed at {fixed} by this dataset, but got {seq_len}; "
-                "leave data.seq_len out"
-            )
-        if seq_len is None:
-            seq_len = self.default_seq_len if fixed is None else fixed
-        if seq_len is None:
-            raise ValueError("data.seq_len is required for this dataset; set e.g. seq_len: 50")
-        if seq_len < 1:
-            raise ValueError(f"data.seq_len must be >= 1, but got {seq_len}")
+        self.options, self.seq_len = resolve(self.info, seq_len, options)
         self.batch_size = batch_size
-        self.seq_len = seq_len
         self.seed = seed
         self._splits: Splits | None = None
-
-    def fixed_seq_len(self) -> int | None:
-        """The length the dataset imposes, or None when seq_len is free. Override if fixed."""
-        return None
 
     def build(self) -> Splits:
         """Return train/val/test splits and the spec; deterministic from the options and seed."""
@@ -136,7 +133,9 @@ class SequenceDataModule(pl.LightningDataModule):
     @property
     def splits(self) -> Splits:
         if self._splits is None:
-            self._splits = self.build()
+            splits = self.build()
+            _check_agrees(self.info, splits.spec)
+            self._splits = splits
         return self._splits
 
     @property
@@ -171,3 +170,13 @@ class SequenceDataModule(pl.LightningDataModule):
             "y_shape": list(s.train.y.shape[1:]),
             "baselines": s.spec.baselines,
         }
+
+
+def _check_agrees(info: DatasetInfo, spec: DataSpec) -> None:
+    # What `sweep validate` checked metrics against must be what the data turned out to be.
+    kinds = ("task", "every_step", "tokens", "standardised")
+    differ = [k for k in kinds if getattr(info, k) != getattr(spec, k)]
+    if differ:
+        raise RuntimeError(
+            f"data {info.name!r}: its catalog entry and its data disagree on {differ}"
+        )

@@ -9,15 +9,17 @@ are scored on one validation set against one naive baseline.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from datamodules.base import SequenceDataModule, Splits
-from datamodules.options import BATCH_SIZE
-from datamodules.tabular import check_window_options, column_names, window_splits
+from datamodules.catalog import CATALOG
+from datamodules.options import CsvOptions, ForecastOptions, MacroOptions, SunspotsOptions
+from datamodules.sources import check_time_column, table_file
+from datamodules.tabular import window_splits
 
 READERS: dict[str, Callable[[str], pd.DataFrame]] = {
     ".csv": pd.read_csv,
@@ -33,20 +35,8 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
 
 def read_table(path: str | None) -> pd.DataFrame:
     """Read a .csv or .parquet file once per path and modification time; returns a copy."""
-    if path is None:
-        raise ValueError("data.path is required: the .csv or .parquet file, e.g. path: data/x.csv")
-    file = Path(path).expanduser()
-    if file.suffix.lower() not in READERS:
-        raise ValueError(f"data.path must end in one of {sorted(READERS)}, but got {path!r}")
-    try:
-        stat = file.stat()
-    except OSError as exc:
-        raise ValueError(
-            f"data.path {path!r} cannot be opened ({exc.strerror}); relative paths start at "
-            f"{Path.cwd()}"
-        ) from exc
-    if not file.is_file():
-        raise ValueError(f"data.path {path!r} is not a file")
+    file = table_file(path)
+    stat = file.stat()
     try:
         frame = _read_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
     except (ValueError, OSError) as exc:  # parser, encoding, Arrow and permission errors
@@ -58,9 +48,7 @@ def sort_by_time(frame: pd.DataFrame, time: str | None) -> pd.DataFrame:
     """Order rows by the `time` column (numbers, or parsed as dates) and drop it."""
     if time is None:
         return frame
-    if time not in frame.columns:
-        available = [str(c) for c in frame.columns]
-        raise ValueError(f"data.time names unknown column {time!r}; available: {available}")
+    check_time_column([str(c) for c in frame.columns], time)
     column = frame[time].reset_index(drop=True)
     if not pd.api.types.is_numeric_dtype(column):
         try:
@@ -90,39 +78,12 @@ class ForecastDataModule(SequenceDataModule):
 
     description = "forecasting"
 
-    def __init__(
-        self,
-        *,
-        target: str | Sequence[str] | None,
-        covariates: str | Sequence[str] = (),
-        horizon: int = 1,
-        missing: str = "error",
-        transform: str = "none",
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
-        self.target = column_names(target, "data.target")
-        self.covariates = column_names(covariates, "data.covariates")
-        if not self.target:
-            raise ValueError("data.target is required: name the column(s) to forecast")
-        self.horizon = horizon
-        self.missing = missing
-        self.transform = transform
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
-        # Fail at construction, before any file is read or trial is started.
-        check_window_options(
-            seq_len=self.seq_len,
-            horizon=horizon,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            missing=missing,
-            transform=transform,
-        )
+    options: ForecastOptions
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.target = self.options.targets()
+        self.covariates = self.options.covariate_names()
 
     def frame(self) -> pd.DataFrame:
         """The time-ordered numeric frame to forecast from. Subclasses implement it."""
@@ -130,16 +91,17 @@ class ForecastDataModule(SequenceDataModule):
 
     def build(self) -> Splits:
         """Window the frame into scaled train/val/test splits; deterministic."""
+        o = self.options
         return window_splits(
             self.frame(),
             target=self.target,
             covariates=self.covariates,
             seq_len=self.seq_len,
-            horizon=self.horizon,
-            val_fraction=self.val_fraction,
-            test_fraction=self.test_fraction,
-            missing=self.missing,
-            transform=self.transform,
+            horizon=o.horizon,
+            val_fraction=o.val_fraction,
+            test_fraction=o.test_fraction,
+            missing=o.missing,
+            transform=o.transform,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -149,8 +111,8 @@ class ForecastDataModule(SequenceDataModule):
             **super().describe(),
             "target": self.target,
             "covariates": self.covariates,
-            "horizon": self.horizon,
-            "transform": self.transform,
+            "horizon": self.options.horizon,
+            "transform": self.options.transform,
             "y_layout": "step-major: y[h * n_targets + k] = target k at step t+1+h",
             "windows": (
                 "rows split in time order into train | val | test blocks; a window belongs to "
@@ -163,45 +125,17 @@ class ForecastDataModule(SequenceDataModule):
 class CsvDataModule(ForecastDataModule):
     """Forecast columns of a .csv or .parquet file holding one row per time step."""
 
-    def __init__(
-        self,
-        *,
-        path: str | None = None,
-        target: str | Sequence[str] | None = None,
-        covariates: str | Sequence[str] = (),
-        time: str | None = None,
-        horizon: int = 1,
-        missing: str = "error",
-        transform: str = "none",
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        if path is None:
-            raise ValueError("data.path is required: the .csv or .parquet file, e.g. path: x.csv")
-        super().__init__(
-            target=target,
-            covariates=covariates,
-            horizon=horizon,
-            missing=missing,
-            transform=transform,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            seed=seed,
-        )
-        if time is not None and time in self.target + self.covariates:
-            raise ValueError(f"data.time column {time!r} cannot also be a target or covariate")
-        self.path = path
-        self.time = time
+    info = CATALOG["csv"]
+    options: CsvOptions
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        path, time = self.options.path, self.options.time
         self.description = f"{path}" + (f", ordered by {time}" if time else ", in file order")
 
     def frame(self) -> pd.DataFrame:
         """The file's rows, ordered by `time` when given."""
-        return sort_by_time(read_table(self.path), self.time)
+        return sort_by_time(read_table(self.options.path), self.options.time)
 
 
 @functools.lru_cache(maxsize=1)
@@ -217,27 +151,8 @@ class SunspotsDataModule(ForecastDataModule):
     """Yearly mean sunspot numbers 1700-2008 from statsmodels (309 rows; no monthly series)."""
 
     description = "yearly sunspots 1700-2008, statsmodels"
-    default_seq_len = 22  # two 11-year solar cycles
-
-    def __init__(
-        self,
-        *,
-        horizon: int = 1,
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,  # None: default_seq_len
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            target=("SUNACTIVITY",),
-            horizon=horizon,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            seed=seed,
-        )
+    info = CATALOG["sunspots"]
+    options: SunspotsOptions
 
     def frame(self) -> pd.DataFrame:
         """Yearly sunspot activity, oldest first."""
@@ -261,32 +176,8 @@ class MacroDataModule(ForecastDataModule):
     """
 
     description = "quarterly US macro 1959-2009, statsmodels macrodata"
-    default_seq_len = 8  # two years of quarters
-
-    def __init__(
-        self,
-        *,
-        target: str | Sequence[str] = ("realgdp",),
-        covariates: str | Sequence[str] = ("unemp", "infl", "tbilrate"),
-        horizon: int = 1,
-        transform: str = "pct_change",
-        val_fraction: float = 0.15,
-        test_fraction: float = 0.15,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,  # None: default_seq_len
-        seed: int = 0,
-    ) -> None:
-        super().__init__(
-            target=target,
-            covariates=covariates,
-            horizon=horizon,
-            transform=transform,
-            val_fraction=val_fraction,
-            test_fraction=test_fraction,
-            batch_size=batch_size,
-            seq_len=seq_len,
-            seed=seed,
-        )
+    info = CATALOG["macro"]
+    options: MacroOptions
 
     def frame(self) -> pd.DataFrame:
         """The macro columns, oldest quarter first; year and quarter are only the time order."""

@@ -17,7 +17,13 @@ import torch
 from torch import Tensor
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from datamodules.options import BATCH_SIZE
+from datamodules.catalog import CATALOG
+from datamodules.options import (
+    AddingOptions,
+    CopyMemoryOptions,
+    SyntheticOptions,
+    TemporalOrderOptions,
+)
 
 Draw = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 XY = tuple[Tensor, Tensor]
@@ -63,10 +69,8 @@ def _to_splits(tensors: SplitTensors, spec: DataSpec) -> Splits:
     return Splits(train=train, val=val, test=test, spec=spec)
 
 
-def _check_sizes(n_train: int, n_val: int, n_test: int) -> None:
-    for name, n in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)):
-        if n < 1:
-            raise ValueError(f"data.{name} must be >= 1, but got {n}")
+def _sizes(options: SyntheticOptions) -> tuple[int, int, int]:
+    return options.n_train, options.n_val, options.n_test
 
 
 # --- adding problem -------------------------------------------------------------------------
@@ -103,29 +107,14 @@ class AddingDataModule(SequenceDataModule):
     BASELINE_MSE = 1.0 / 6.0  # var(U1 + U2) with U uniform[0, 1]: 2 * 1/12
     BASELINE_MAE = 1.0 / 3.0  # E|U1 + U2 - 1| under the triangular density on [0, 2]
 
-    default_seq_len = 100
-
-    def __init__(
-        self,
-        *,
-        n_train: int = 2000,
-        n_val: int = 500,
-        n_test: int = 500,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,  # None: default_seq_len
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
-        _check_sizes(n_train, n_val, n_test)
-        if self.seq_len < 2:
-            raise ValueError(f"data.seq_len must be >= 2 for the adding task, got {self.seq_len}")
-        self.n_train, self.n_val, self.n_test = n_train, n_val, n_test
+    info = CATALOG["adding"]
+    options: AddingOptions
 
     def build(self) -> Splits:
         """Generate the splits (cached) with a regression spec and mean-predictor baselines."""
-        sizes = (self.n_train, self.n_val, self.n_test)
+        sizes = _sizes(self.options)
         spec = DataSpec(
-            task="regression",
+            task=self.info.task,
             n_inputs=2,
             n_outputs=1,
             baselines={
@@ -138,8 +127,6 @@ class AddingDataModule(SequenceDataModule):
 
 
 # --- copy memory ----------------------------------------------------------------------------
-
-SCORED = ("all", "copy")  # which target positions the loss sees
 
 
 def _draw_copy(
@@ -177,60 +164,37 @@ class CopyMemoryDataModule(SequenceDataModule):
     the loss from shrinking toward zero as T grows.
     """
 
-    default_seq_len = 100
-
-    def __init__(
-        self,
-        *,
-        n_symbols: int = 8,
-        copy_len: int = 10,
-        scored: str = "all",
-        n_train: int = 2000,
-        n_val: int = 500,
-        n_test: int = 500,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,  # None: default_seq_len
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
-        _check_sizes(n_train, n_val, n_test)
-        if n_symbols < 2:
-            raise ValueError(f"data.n_symbols must be >= 2, but got {n_symbols}")
-        if copy_len < 1:
-            raise ValueError(f"data.copy_len must be >= 1, but got {copy_len}")
-        if scored not in SCORED:
-            raise ValueError(f"unknown data.scored {scored!r}; expected one of {list(SCORED)}")
-        self.n_symbols, self.copy_len, self.scored = n_symbols, copy_len, scored
-        self.n_train, self.n_val, self.n_test = n_train, n_val, n_test
+    info = CATALOG["copy_memory"]
+    options: CopyMemoryOptions
 
     @property
     def total_len(self) -> int:
         """Tokens per sequence: the delay (data.seq_len) plus twice copy_len."""
-        return self.seq_len + 2 * self.copy_len
+        return self.seq_len + 2 * self.options.copy_len
 
     def baselines(self) -> dict[str, float]:
         """Loss, accuracy and bits of a memoryless model: blanks known, copied symbols guessed."""
-        k = self.n_symbols
-        if self.scored == "copy":
+        k, copy_len = self.options.n_symbols, self.options.copy_len
+        if self.options.scored == "copy":
             loss, acc = math.log(k), 1.0 / k
         else:
             total = self.total_len
-            loss = self.copy_len * math.log(k) / total
-            acc = (total - self.copy_len + self.copy_len / k) / total
+            loss = copy_len * math.log(k) / total
+            acc = (total - copy_len + copy_len / k) / total
         return {"val_loss": loss, "val_acc": acc, "val_bpc": loss / math.log(2)}
 
     def build(self) -> Splits:
         """Generate the three splits (cached) with a token-id, every-step classification spec."""
-        sizes = (self.n_train, self.n_val, self.n_test)
+        o = self.options
         tensors = _copy_splits(
-            sizes, self.seq_len, self.n_symbols, self.copy_len, self.scored, self.seed
+            _sizes(o), self.seq_len, o.n_symbols, o.copy_len, o.scored, self.seed
         )
-        vocab = self.n_symbols + 2  # blank, symbols, delimiter
+        vocab = o.n_symbols + 2  # blank, symbols, delimiter
         spec = DataSpec(
-            task="classification",
+            task=self.info.task,
             n_inputs=vocab,
             n_outputs=vocab,
-            every_step=True,
+            every_step=self.info.every_step,
             vocab_size=vocab,
             baselines=self.baselines(),
         )
@@ -246,7 +210,6 @@ class CopyMemoryDataModule(SequenceDataModule):
 DISTRACTORS = 4  # tokens 0..3 are the distractors a, b, c, d
 SYMBOL_X, SYMBOL_Y, START, END = 4, 5, 6, 7  # X, Y, E (start) and B (end) of the paper
 TEMPORAL_ORDER_VOCAB = 8
-MIN_TEMPORAL_ORDER_LEN = 10
 
 
 def temporal_order_windows(seq_len: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -282,37 +245,18 @@ class TemporalOrderDataModule(SequenceDataModule):
     XX = 0, XY = 1, YX = 2, YY = 3; chance is ln 4 loss and 25% accuracy.
     """
 
-    default_seq_len = 100
-
-    def __init__(
-        self,
-        *,
-        n_train: int = 2000,
-        n_val: int = 500,
-        n_test: int = 500,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,  # None: default_seq_len
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
-        _check_sizes(n_train, n_val, n_test)
-        if self.seq_len < MIN_TEMPORAL_ORDER_LEN:
-            raise ValueError(
-                f"data.seq_len must be >= {MIN_TEMPORAL_ORDER_LEN} for temporal order "
-                f"(room for two windows), but got {self.seq_len}"
-            )
-        self.n_train, self.n_val, self.n_test = n_train, n_val, n_test
+    info = CATALOG["temporal_order"]
+    options: TemporalOrderOptions
 
     def build(self) -> Splits:
         """Generate the three splits (cached) with a token-id, last-step 4-class spec."""
-        sizes = (self.n_train, self.n_val, self.n_test)
-        tensors = _temporal_order_splits(sizes, self.seq_len, self.seed)
+        tensors = _temporal_order_splits(_sizes(self.options), self.seq_len, self.seed)
         val_y = tensors[1][1]
         # Accuracy to beat is always guessing the val split's most common class: with random
         # draws that is above 0.25 (0.275 was seen on 1000 sequences).
         majority = float(torch.bincount(val_y, minlength=4).max()) / len(val_y)
         spec = DataSpec(
-            task="classification",
+            task=self.info.task,
             n_inputs=TEMPORAL_ORDER_VOCAB,
             n_outputs=4,
             vocab_size=TEMPORAL_ORDER_VOCAB,

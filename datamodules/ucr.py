@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
 
 from datamodules.base import DataSpec, SequenceDataModule, Split, Splits
-from datamodules.options import BATCH_SIZE
-
-
-@dataclass(frozen=True)
-class Archive:
-    """What is known about a dataset without reading it: its (max) length and channels."""
-
-    seq_len: int  # the longest series over train and test; shorter ones are zero-padded
-    n_channels: int
-    variable_length: bool
-
-
-# Only datasets whose .ts files aeon ships in aeon/datasets/data, so nothing is downloaded.
-DATASETS = {
-    "JapaneseVowels": Archive(seq_len=29, n_channels=12, variable_length=True),
-    "ItalyPowerDemand": Archive(seq_len=24, n_channels=1, variable_length=False),
-}
+from datamodules.catalog import CATALOG
+from datamodules.options import UCR_ARCHIVES as DATASETS
+from datamodules.options import UCROptions
 
 
 def archive_file(dataset: str, part: str) -> Path:
@@ -78,28 +64,14 @@ class UCRDataModule(SequenceDataModule):
     dataset's max length and carry their lengths, so the model can pack them.
     """
 
-    def __init__(
-        self,
-        *,
-        dataset: str = "JapaneseVowels",
-        val_fraction: float = 0.2,
-        batch_size: int = BATCH_SIZE,
-        seq_len: int | None = None,
-        seed: int = 0,
-    ) -> None:
-        if dataset not in DATASETS:
-            raise ValueError(
-                f"data.dataset {dataset!r} is not supported; expected one of {sorted(DATASETS)}"
-            )
-        self.dataset = dataset  # before super().__init__, which calls fixed_seq_len()
-        super().__init__(batch_size=batch_size, seq_len=seq_len, seed=seed)
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"data.val_fraction must be in (0, 1), but got {val_fraction}")
-        self.val_fraction = val_fraction
-        self.classes: tuple[str, ...] = ()  # label string of class i; filled by build()
+    info = CATALOG["ucr"]
+    options: UCROptions
 
-    def fixed_seq_len(self) -> int | None:
-        return DATASETS[self.dataset].seq_len
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.dataset = self.options.dataset
+        self.val_fraction = self.options.val_fraction
+        self.classes: tuple[str, ...] = ()  # label string of class i; filled by build()
 
     def _split_train(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Stratified train / val indices into the archive's TRAIN part."""
@@ -151,7 +123,7 @@ class UCRDataModule(SequenceDataModule):
         test = self._to_split(list(test_series), y_test, mean, std)
         majority = float(torch.bincount(val.y).max()) / len(val)
         spec = DataSpec(
-            task="classification",
+            task=self.info.task,
             n_inputs=DATASETS[self.dataset].n_channels,
             n_outputs=len(self.classes),
             variable_length=DATASETS[self.dataset].variable_length,

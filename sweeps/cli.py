@@ -151,15 +151,16 @@ def proxy(
 @exits
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check the config and print its space; exit 0 if valid, 2 if not, 1 if unusable here."""
+    # No torch here: the dataset's catalog entry stands in for its data (a trial checks both).
     cfg = _load(config, set_)
-    from sweeps.config import make_datamodule
+    from sweeps.config import check_data_sources
+    from sweeps.objectives import check_metric
     from sweeps.preflight import check_accelerator
     from sweeps.space import check_space
-    from sweeps.trial import check_metric
 
     check_space(cfg)
     check_accelerator(cfg)
-    check_metric(cfg, make_datamodule(cfg, load=True).spec)
+    check_metric(cfg, check_data_sources(cfg.data))
     typer.echo(
         f"{config}: valid (study {cfg.name!r}, data {cfg.data.name!r}, "
         f"{cfg.search.n_trials} trials, metric {_objectives(cfg)})"

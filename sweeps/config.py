@@ -9,8 +9,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from datamodules.catalog import dataset_info, option_fields, resolve
 from datamodules.options import BATCH_SIZE, check_batch_size
 from models.options import (
     MAX_EPOCHS,
@@ -27,6 +36,7 @@ from sweeps.secrets import redact
 
 if TYPE_CHECKING:
     from datamodules.base import SequenceDataModule
+    from datamodules.catalog import DatasetInfo
 
 
 class _Strict(BaseModel):
@@ -281,19 +291,17 @@ def _one_line(err: ValidationError) -> str:
 
 
 def validate(raw: dict[str, Any], *, check_data: bool = True) -> Config:
-    """Validate a raw dict into a Config, checking data options against the datamodule.
+    """Validate a raw dict into a Config, checking data options against the dataset's rules.
 
-    `check_data=False` checks the schema only, without importing a datamodule (and torch):
-    enough for commands that only read a study, such as `sweep report`.
+    Neither check imports torch. `check_data=False` checks the schema only: enough for
+    commands that only read a study, such as `sweep report`.
     """
     try:
         config = Config.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_one_line(err)) from None
-    if not check_data:
-        return config
-    check_data_options(config.data)
-    make_datamodule(config)  # constructors check what depends on the dataset; no data loads
+    if check_data:
+        check_data_options(config.data)
     return config
 
 
@@ -320,31 +328,44 @@ def make_datamodule(config: Config, *, load: bool = False) -> SequenceDataModule
 
 
 def check_data_options(data: DataConfig) -> None:
-    """Reject keys the named datamodule does not take, and values of the wrong type."""
-    from typing import get_type_hints
+    """The dataset's own options: known keys, values of the right type, and its rules.
 
-    from pydantic import create_model
-
-    from datamodules.registry import datamodule_class, dataset_options
-
+    These are the rules its datamodule checks on construction, read from the same options
+    class in `datamodules.catalog`, so no datamodule (and no torch) is imported.
+    """
     try:
-        allowed = dataset_options(data.name)
+        info = dataset_info(data.name)
     except ValueError as err:  # an unknown data.name
         raise ConfigError(str(err)) from None
+    allowed = option_fields(data.name)
     for key in data.options():
         if key not in allowed:
             raise ConfigError(
                 f"data.{key} is not an option of data.name={data.name!r}; "
                 f"its options are {sorted(allowed)}"
             )
-    hints = get_type_hints(datamodule_class(data.name).__init__)
-    fields: dict[str, Any] = {k: (hints.get(k, Any), p.default) for k, p in allowed.items()}
     options = ConfigDict(extra="forbid", allow_inf_nan=False)
-    schema = create_model("DataOptions", __config__=options, **fields)
+    schema = create_model("DataOptions", __config__=options, **allowed)  # type: ignore[call-overload]
     try:
         schema.model_validate(data.options())
     except ValidationError as err:
         raise ConfigError("data." + _one_line(err)) from None
+    try:
+        resolve(info, data.seq_len, data.options())
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def check_data_sources(data: DataConfig) -> DatasetInfo:
+    """The files the dataset reads exist and name the columns; returns its catalog entry."""
+    from datamodules.sources import check_sources
+
+    info = dataset_info(data.name)
+    try:
+        check_sources(resolve(info, data.seq_len, data.options())[0])
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return info
 
 
 def load_config(

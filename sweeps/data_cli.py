@@ -15,11 +15,10 @@ data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
 @data_app.command("list")
 def data_list() -> None:
     """The built-in datamodules and what they hold."""
-    from datamodules.registry import DATAMODULES
+    from datamodules.catalog import CATALOG  # no torch: the list is what `validate` reads
 
-    for name, cls in DATAMODULES.items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        typer.echo(f"{name:15s} {doc}")
+    for name, info in CATALOG.items():
+        typer.echo(f"{name:15s} {info.summary}")
 
 
 @data_app.command("show")

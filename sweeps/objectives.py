@@ -9,15 +9,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from models.metrics import metric_names
 from sweeps.errors import ConfigError
 
 if TYPE_CHECKING:
+    from datamodules.catalog import DataKind
     from sweeps.config import Config
     from sweeps.trial import TrainResult
 
 LATER = ("n_parameters", "best_epoch")  # what an objective after the first may name
 # Optuna's CMA-ES sampler is single-objective only.
 SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)
+
+
+def check_metric(config: Config, data: DataKind) -> None:
+    """search.metric must be one the module logs for this data, else pruning would be blind.
+
+    `data` is the dataset's catalog entry (`sweep validate`, no torch) or a built `DataSpec`.
+    """
+    names = metric_names(data.task, every_step=data.every_step, standardised=data.standardised)
+    if config.search.metric not in names:
+        raise ConfigError(
+            f"search.metric {config.search.metric!r} is not logged for data.name="
+            f"{config.data.name!r}; choose one of {names}"
+        )
+    if data.tokens and data.every_step and config.model.bidirectional:
+        raise ConfigError(
+            "model.bidirectional must be false for next-token prediction: a backward pass "
+            "would read the very tokens it is asked to predict"
+        )
 
 
 def check_objectives(config: Config) -> None:

@@ -16,12 +16,11 @@ from pytorch_lightning.profilers import Profiler
 
 from datamodules.base import DataSpec
 from models.lit_module import SequenceModule
-from models.metrics import metric_names
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
 from sweeps.config import Config, make_datamodule
 from sweeps.diagnosis import DiagnosticsLog
-from sweeps.errors import ConfigError
+from sweeps.objectives import check_metric as check_metric  # re-exported: the coordinator's
 from sweeps.summary import BASELINE_ATTR
 
 if TYPE_CHECKING:
@@ -57,23 +56,6 @@ class TrainResult:
             "n_parameters": float(self.n_parameters),
             "best_epoch": float(self.best_epoch),
         }
-
-
-def check_metric(config: Config, spec: DataSpec) -> None:
-    """search.metric must be one the module logs for this data, else pruning would be blind."""
-    names = metric_names(
-        spec.task, every_step=spec.every_step, standardised=spec.target_std is not None
-    )
-    if config.search.metric not in names:
-        raise ConfigError(
-            f"search.metric {config.search.metric!r} is not logged for data.name="
-            f"{config.data.name!r}; choose one of {names}"
-        )
-    if spec.vocab_size is not None and spec.every_step and config.model.bidirectional:
-        raise ConfigError(
-            "model.bidirectional must be false for next-token prediction: a backward pass "
-            "would read the very tokens it is asked to predict"
-        )
 
 
 def baseline_tags(spec: DataSpec) -> dict[str, str]:

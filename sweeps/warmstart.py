@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import optuna
-from optuna.trial import TrialState
+from typing import TYPE_CHECKING, Any
 
 from sweeps.config import Config, ParamSpec, with_values
 from sweeps.errors import ConfigError
+
+if TYPE_CHECKING:  # `sweep validate` checks search.enqueue without importing optuna
+    import optuna
 
 
 def _check_value(where: str, spec: ParamSpec, value: Any) -> None:
@@ -35,6 +35,9 @@ def check_enqueue(config: Config) -> None:
 
 def top_params(source: optuna.Study, config: Config, top: int) -> list[dict[str, Any]]:
     """The params of `source`'s best COMPLETE trials, kept to what this config searches."""
+    import optuna
+    from optuna.trial import TrialState
+
     done = source.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     reverse = source.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     done.sort(key=lambda t: t.values[0], reverse=reverse)
@@ -55,6 +58,8 @@ def warm_start(
 
     Optuna skips a set that a trial of the study already has, so a resume adds nothing.
     """
+    from optuna.trial import TrialState
+
     sets = list(config.search.enqueue)
     if source is not None:
         sets += top_params(source, config, top)

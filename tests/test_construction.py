@@ -102,7 +102,7 @@ def test_schema_defaults_are_the_constructors() -> None:
 def test_left_out_seq_len_is_the_datasets_default() -> None:
     config = validate({"name": "d", "data": {"name": "adding"}})
     datamodule = make_datamodule(config)
-    assert datamodule.seq_len == type(datamodule).default_seq_len == 100
+    assert datamodule.seq_len == datamodule.info.default_seq_len == 100
 
 
 def _imports(path: Path) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from datamodules.base import Splits
+from datamodules.catalog import option_fields
 from datamodules.forecast import (
     CsvDataModule,
     MacroDataModule,
@@ -288,9 +288,9 @@ def test_describe_and_type_hints_for_the_config_loader(table_path: str) -> None:
     assert info["x_shape"] == [4, 2] and info["y_shape"] == [1]
     assert set(info["baselines"]) >= {"val_loss", "val_mae_orig", "val_rmse_orig"}
     assert info["description"].startswith(table_path)
-    # The config loader validates YAML values against these resolved hints.
+    # The config loader validates YAML values against the options' resolved hints.
     for cls in (CsvDataModule, SunspotsDataModule, MacroDataModule):
-        assert "horizon" in typing.get_type_hints(cls.__init__)
+        assert "horizon" in option_fields(cls.info.name)
 
 
 def test_sunspots_loads_with_sensible_shapes() -> None:
