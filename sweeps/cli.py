@@ -151,7 +151,8 @@ def proxy(
 @exits
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check the config and print its space; exit 0 if valid, 2 if not, 1 if unusable here."""
-    # No torch here: the dataset's catalog entry stands in for its data (a trial checks both).
+    # No torch here: the dataset's catalog entry stands in for its data, whose files are only
+    # looked at; only trainer.accelerator: gpu imports torch, to ask it for a device.
     cfg = _load(config, set_)
     from sweeps.config import check_data_sources
     from sweeps.objectives import check_metric
