@@ -47,7 +47,9 @@ class Shape:
     hidden: int
     seq_len: int
 
-    def raw(self, n_train: int, n_val: int, epochs: int, device: str) -> dict[str, Any]:
+    def raw(
+        self, n_train: int, n_val: int, epochs: int, device: str, diagnostics: bool = True
+    ) -> dict[str, Any]:
         """The platform's config for this shape."""
         return {
             "name": "bench",
@@ -61,7 +63,11 @@ class Shape:
             },
             "model": {"cell": "lstm", "hidden_size": self.hidden},
             "optimizer": {"name": "adam", "lr": 0.003, "grad_clip": 1.0},
-            "trainer": {"max_epochs": epochs, "accelerator": ACCELERATORS[device]},
+            "trainer": {
+                "max_epochs": epochs,
+                "accelerator": ACCELERATORS[device],
+                "diagnostics": diagnostics,
+            },
             "search": {"metric": "val_loss"},
         }
 
@@ -113,9 +119,10 @@ def platform_trial(
     epochs: int,
     device: str = "cpu",
     wall: bool = False,
+    diagnostics: bool = True,
 ) -> Clock:
     """The platform: one MLflow-tracked trial of the same config; returns its timed run."""
-    config = validate(shape.raw(n_train, n_val, epochs, device))
+    config = validate(shape.raw(n_train, n_val, epochs, device, diagnostics))
 
     def trial() -> None:
         run = tracker.start_single(config)
@@ -173,6 +180,9 @@ def _rows(tracker: Tracker, quick: bool, device: str) -> list[Row]:
         {
             "plain": plain_loop(BENCH_LSTM, n_train, 1000, epochs, device, wall=True),
             "plat": platform_trial(tracker, BENCH_LSTM, n_train, 1000, epochs, device, wall=True),
+            "plat_nodiag": platform_trial(
+                tracker, BENCH_LSTM, n_train, 1000, epochs, device, wall=True, diagnostics=False
+            ),
         },
         1 if quick else 3,
     )
@@ -186,15 +196,18 @@ def _rows(tracker: Tracker, quick: bool, device: str) -> list[Row]:
             bench["plain"] * ms, "trial", bench["plat"] * ms, "ms/step", goal=goal),
         Row(f"whole {epochs}-epoch bench LSTM trial{on}, wall time", "plain loop", whole["plain"],
             "tracked trial", whole["plat"], "s", goal=goal),
+        Row(f"whole {epochs}-epoch bench LSTM trial{on}: diagnostics on vs off", "trial, off",
+            whole["plat_nodiag"], "trial, on", whole["plat"], "s", note="reported, not judged"),
         Row(f"per-trial fixed cost (setup, 2 epochs' logging){on}", "plain bench trial",
             whole["plain"], "fixed cost", fixed, "s", note=f"share; {clock} time"),
     ]  # fmt: skip
 
 
-def profile(device: str, top: int, steps: int = 96) -> None:
-    """cProfile of one platform trial on the near-zero model: where per-step time goes.
+def profile(device: str, top: int, steps: int = 96, shape: Shape = NEAR_ZERO) -> None:
+    """cProfile of one platform trial (the near-zero model by default): where the time goes.
 
-    One warm-up trial first, so imports and first-use costs stay out of the profile.
+    One warm-up trial first, so imports and first-use costs stay out of the profile. On a GPU,
+    time that piles up in a call that waits for the device marks a synchronisation.
     """
     import cProfile
     import pstats
@@ -202,11 +215,11 @@ def profile(device: str, top: int, steps: int = 96) -> None:
     torch.set_num_threads(1)  # as run() does: two threads on a busy CPU collapse
     with tempfile.TemporaryDirectory() as folder:
         tracker = Tracker(f"sqlite:///{folder}/mlflow.db", "bench")
-        trial = platform_trial(tracker, NEAR_ZERO, steps * BATCH, N_VAL, 2, device, wall=True)
+        trial = platform_trial(tracker, shape, steps * BATCH, N_VAL, 2, device, wall=True)
         trial()
         profiler = cProfile.Profile()
         seconds = profiler.runcall(trial)
-    print(f"profile: near-zero trial, {2 * steps} steps on {device}, {seconds:.2f} s wall")
+    print(f"profile: {shape}, {2 * steps} steps on {device}, {seconds:.2f} s wall")
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
@@ -230,14 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test only")
     parser.add_argument(
         "--profile", type=int, metavar="N", default=0,
-        help="first print the N functions that take most of a near-zero trial's own time",
+        help="first print the N functions that take most of a trial's own time, per model",
     )  # fmt: skip
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     if args.device == "cuda":
         print(f"gpu: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     if args.profile:
-        profile(args.device, args.profile)
+        for shape in (NEAR_ZERO, BENCH_LSTM):
+            profile(args.device, args.profile, shape=shape)
     rows = run(args.quick, args.device)
     print(render(rows))
     return 1 if any(r.met is False for r in rows) else 0

@@ -119,6 +119,16 @@ class EpochCurves(pl.Callback):
         metrics["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self._pending = (trainer.current_epoch, metrics)
 
+    def add(self, metrics: dict[str, float], *, epoch: int) -> None:
+        """More metrics of an epoch whose validation ended: they travel in the same batch.
+
+        One SQLite commit per epoch instead of one per callback: each costs 20 to 30 ms.
+        """
+        if self._pending is not None and self._pending[0] == epoch:
+            self._pending[1].update(metrics)
+        else:
+            self.run.log_epoch(metrics, epoch=epoch)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._flush(trainer, with_train=True)
 

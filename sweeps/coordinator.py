@@ -231,6 +231,7 @@ def _close_parent(
             return
         if status != "KILLED":  # stopping: no new work after a signal
             _attach_report(tracker, parent_id, study, report)
+            _attach_plots(tracker, study, report)
         tracker.close_parent(parent_id, study, status=status)
 
 
@@ -242,6 +243,16 @@ def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report
         attach(tracker.client, parent_id, study)
     except Exception as err:  # noqa: BLE001
         report(f"warning: report.html could not be attached to the parent run ({err})")
+
+
+def _attach_plots(tracker: Tracker, study: optuna.Study, report: Report) -> None:
+    """The gradient-over-time figure of each cell's best trial, drawn once per sweep."""
+    from sweeps.diagnosis import plot_best
+
+    try:
+        plot_best(tracker.client, study)
+    except Exception as err:  # noqa: BLE001
+        report(f"warning: the diagnostics figures could not be drawn ({err})")
 
 
 def _all_failed(study: optuna.Study, session: str) -> bool:

@@ -44,7 +44,7 @@ def train_once(config: Config, reproduces: Run | None = None) -> tuple[TrainResu
     run.log_params(_flatten(public))
     try:
         with tempfile.TemporaryDirectory(prefix="sweep-train-") as workdir:
-            result = train(config, Path(workdir), run=run, test=True)
+            result = train(config, Path(workdir), run=run, test=True, plot=True)
             if result.checkpoint is not None:
                 run.log_artifact(result.checkpoint)
     except KeyboardInterrupt:

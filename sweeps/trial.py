@@ -97,11 +97,14 @@ def train(
     run: TrialRun | None = None,
     test: bool = False,
     resume: bool = False,
+    plot: bool = False,
 ) -> TrainResult:
     """Fit one model; raise TrialPruned when Optuna prunes it, KeyboardInterrupt when stopped.
 
     With `resume`, `workdir` outlives the process: the full training state is saved there
     after every epoch (`last.ckpt`), and a later call with the same folder continues from it.
+    With `plot`, the diagnostics' gradient-over-time figure is drawn too (a sweep draws it for
+    its best trials only, at the end).
     """
     pl.seed_everything(config.seed, verbose=False)
     datamodule = make_datamodule(config, load=True)
@@ -126,9 +129,10 @@ def train(
     )
     watch = MetricWatch(metric, trial)
     # Curves first: an epoch that gets pruned still reaches MLflow before the trial ends.
-    callbacks: list[pl.Callback] = [EpochCurves(run)] if run is not None else []
+    curves = EpochCurves(run) if run is not None else None
+    callbacks: list[pl.Callback] = [curves] if curves is not None else []
     if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
-        callbacks.append(DiagnosticsLog(run))
+        callbacks.append(DiagnosticsLog(run, sink=curves, plot=plot))
     callbacks += [StopCheck(), watch, checkpoint]
     last = workdir / "last.ckpt"
     resumed_from = _resume_point(workdir, config) if resume else 0

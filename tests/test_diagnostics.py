@@ -8,10 +8,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 import pytorch_lightning as pl
 import torch
 from conftest import tiny_raw
+from optuna.trial import TrialState
 
 from datamodules.synthetic import AddingDataModule
 from models.diagnostics import ProbeTwin, memory_timescale
@@ -127,7 +129,7 @@ def test_callback_logs_each_epoch_and_saves_artifacts_without_changing_training(
     tmp_path: Path,
 ) -> None:
     run: Any = _Run(tmp_path)
-    probed = _fit([DiagnosticsLog(run)])
+    probed = _fit([DiagnosticsLog(run, plot=True)])
     plain = _fit([])
     for a, b in zip(probed.parameters(), plain.parameters(), strict=True):
         assert torch.equal(a, b)  # the probe draws no random numbers and touches no weight
@@ -145,14 +147,24 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
     from sweeps.config import validate
     from sweeps.coordinator import run_sweep
 
-    config = validate(tiny_raw())
+    raw = tiny_raw()
+    raw["search"]["n_trials"] = 4  # 4 trials, 3 cells: at least one trial is not its cell's best
+    config = validate(raw)
     summary = run_sweep(config, storage=f"sqlite:///{workdir / 'optuna.db'}", report=print)
     client = MlflowClient(summary.tracking_uri)
     children = client.search_runs(
         [client.get_run(summary.parent_run_id).info.experiment_id],
         f"tags.mlflow.parentRunId = '{summary.parent_run_id}'",
     )
-    assert len(children) == 3
+    assert len(children) == 4
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{workdir / 'optuna.db'}")
+    best_of_cell: dict[str, Any] = {}
+    for t in study.get_trials(states=(TrialState.COMPLETE,)):
+        cell = t.params["model.cell"]
+        if cell not in best_of_cell or t.value < best_of_cell[cell].value:
+            best_of_cell[cell] = t
+    drawn = {t.user_attrs["mlflow_run_id"] for t in best_of_cell.values()}
+    assert 0 < len(drawn) < 4  # drawn once per sweep, for each cell's best trial only
     for child in children:
         assert "diag.grad_first_last" in child.data.metrics
         steps = client.get_metric_history(
@@ -161,4 +173,5 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
         )
         assert sorted(m.step for m in steps) == [0, 1, 2]
         names = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
-        assert names == {"diagnostics/grad_over_time.json", "diagnostics/grad_over_time.png"}
+        figure = {"diagnostics/grad_over_time.png"} if child.info.run_id in drawn else set()
+        assert names == {"diagnostics/grad_over_time.json"} | figure
