@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,32 +60,6 @@ def test_named_choices_match_the_handlers() -> None:
     assert set(tabular.MISSING) == set(MISSING_NAMES)
     assert set(tabular.TRANSFORMS) == set(TRANSFORM_NAMES)
     assert set(forecast.READERS) == set(TABLE_SUFFIXES)
-
-
-def _imported(*argv: str) -> set[str]:
-    """Top-level packages a `sweep` command imported, from Python's own import log."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "sweeps", *argv],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
-    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines}
-
-
-HEAVY = {"torch", "pytorch_lightning", "lightning", "mlflow"}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "argv",
-    [("validate", str(CONFIGS / "quickstart.yaml")), ("data", "list")],
-    ids=["validate", "data-list"],
-)
-def test_informational_commands_import_no_torch(argv: tuple[str, ...]) -> None:
-    assert not _imported(*argv) & HEAVY
 
 
 runner = CliRunner()
