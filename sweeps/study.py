@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import optuna
+from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config import Config, PrunerConfig, SamplerConfig
@@ -23,7 +25,37 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints one lin
 
 
 def make_sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
-    """The sampler named in search.sampler."""
+    """The sampler named in search.sampler; with a seed, reseeded per trial (`seed_per_trial`)."""
+    sampler = _sampler(cfg, config)
+    return sampler if cfg.seed is None else seed_per_trial(sampler, cfg.seed)
+
+
+def seed_per_trial(sampler: optuna.samplers.BaseSampler, seed: int) -> optuna.samplers.BaseSampler:
+    """Reseed the sampler's random state from (seed, trial number) before each trial.
+
+    Every worker and every machine builds its own sampler from the same seed, so each drew the
+    same random start-up trials: two workers started together ran the same params twice. The
+    trial number is unique across them all, and a one-worker sweep stays reproducible.
+    """
+    own_before_trial = sampler.before_trial
+
+    def before_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+        state = int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0])
+        for part in (sampler, *(getattr(sampler, a, None) for a in _INNER_SAMPLERS)):
+            rng = getattr(part, "_rng", None)
+            if isinstance(rng, LazyRandomState):
+                rng.rng.seed(state)
+        own_before_trial(study, trial)
+
+    sampler.before_trial = before_trial  # type: ignore[method-assign]
+    return sampler
+
+
+# Where Optuna 5's samplers keep their random state: their own `_rng`, or an inner sampler's.
+_INNER_SAMPLERS = ("_random_sampler", "_independent_sampler")
+
+
+def _sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
     if cfg.name == "tpe":
         n_startup = 10 if cfg.n_startup_trials is None else cfg.n_startup_trials
         return optuna.samplers.TPESampler(seed=cfg.seed, n_startup_trials=n_startup)

@@ -73,3 +73,37 @@ def test_resuming_with_the_other_direction_is_a_config_error(tmp_path: object) -
     )
     with pytest.raises(ConfigError, match="search.direction is maximize, but study 's'"):
         open_study(flipped, storage, "s")
+
+
+def _ask_params(studies: list[optuna.Study], rounds: int) -> list[dict[str, object]]:
+    """Trials asked in turn by each study (one per worker), all on one storage."""
+    params = []
+    for _ in range(rounds):
+        for study in studies:
+            trial = study.ask()
+            trial.suggest_float("optimizer.lr", 1e-3, 1e-1, log=True)  # tiny_raw's space
+            trial.suggest_categorical("model.cell", ["rnn", "lstm", "gru"])
+            study.tell(trial, 1.0)
+            params.append(trial.params)
+    return params
+
+
+@pytest.mark.parametrize("name", ["tpe", "random"])
+def test_workers_with_one_seed_draw_different_trials_yet_stay_reproducible(name: str) -> None:
+    config = validate(tiny_raw())
+    storage = optuna.storages.InMemoryStorage()
+
+    def worker() -> optuna.Study:  # each worker builds its own sampler from the same seed
+        return optuna.load_study(
+            study_name="s",
+            storage=storage,
+            sampler=make_sampler(SamplerConfig(name=name, seed=7), config),
+        )
+
+    optuna.create_study(study_name="s", storage=storage)
+    a, b = worker(), worker()
+    params = _ask_params([a, b], rounds=2)
+    assert params[0] != params[1] and params[2] != params[3]  # was: the same params twice
+    alone = optuna.create_study(sampler=make_sampler(SamplerConfig(name=name, seed=7), config))
+    again = optuna.create_study(sampler=make_sampler(SamplerConfig(name=name, seed=7), config))
+    assert _ask_params([alone], rounds=4) == _ask_params([again], rounds=4)
