@@ -100,11 +100,63 @@ def seconds(raw: dict[str, Any], rounds: int) -> dict[str, float]:
     return {kind: statistics.median(values) for kind, values in took.items()}
 
 
+def ceiling(trials: int, epochs: int, data: dict[str, int] | None = None) -> dict[str, float]:
+    """The same trials as plain PyTorch loops: one process on 2 threads, or 2 on 1 each.
+
+    No Lightning, no Optuna, no MLflow, no start-up: seconds from the go, given once every
+    process has imported and built its loops, to the last one's exit. Their ratio is the most
+    that 2 one-thread workers can gain on this model and machine over one two-thread process.
+    """
+    took = {}
+    for name, procs, threads in (("1 process x 2 threads", 1, 2), ("2 processes x 1 thread", 2, 1)):
+        share = -(-trials // procs)
+        spec = f"{threads},{share},{epochs},{yaml.safe_dump(data or {})}"
+        cmd = [sys.executable, "-m", "benchmarks.throughput", "--loop-child", spec]
+        children = [
+            subprocess.Popen(
+                cmd, cwd=HERE.parent, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(procs)
+        ]
+        for child in children:  # each has imported and built its loops
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        start = time.perf_counter()
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        for child in children:
+            child.communicate()
+        took[name] = time.perf_counter() - start
+        print(f"    throughput ceiling: {name} {took[name]:6.1f}s", file=sys.stderr)
+    return took
+
+
+def _loop_child(spec: str) -> None:
+    """One process of `ceiling`: `trials` plain loops of `epochs` on `threads` threads."""
+    import torch
+
+    from benchmarks.overhead import BENCH_LSTM, plain_loop
+
+    threads, trials, epochs, data = spec.split(",", 3)
+    sizes = {**RAW["data"], **(yaml.safe_load(data) or {})}
+    torch.set_num_threads(int(threads))
+    loops = [
+        plain_loop(BENCH_LSTM, sizes["n_train"], sizes["n_val"], int(epochs), wall=True)
+        for _ in range(int(trials))
+    ]
+    print("ready", flush=True)
+    sys.stdin.readline()  # the parent's go, once every process is ready
+    for loop in loops:
+        loop()
+
+
 def run(quick: bool = False, rounds: int = 1, trials: int = 12, epochs: int = 8) -> list[Row]:
     """2 workers against 1 worker and against the script, as sweep wall time (goal 1/1.7)."""
     raw = sized(2, 1, QUICK_DATA) if quick else sized(trials, epochs)
     took = seconds(raw, rounds)
     n, e = raw["search"]["n_trials"], raw["trainer"]["max_epochs"]
+    best = ceiling(n, e, QUICK_DATA if quick else None)
     what = f"{n} x {e}-epoch bench LSTM trials"
     rate = "time; goal 1.7x the trials/hour"
     return [
@@ -114,6 +166,9 @@ def run(quick: bool = False, rounds: int = 1, trials: int = 12, epochs: int = 8)
             "--workers 2", took["2 workers"], "s", goal=GOAL, note=rate),
         Row(f"sweep of {what}, 1 worker vs script", "handwritten.py", took["script"],
             "--workers 1", took["1 worker"], "s", note="time; both one process"),
+        Row("ceiling: the same trials as plain loops, 2 x 1 thread vs 1 x 2", "1 process",
+            best["1 process x 2 threads"], "2 processes", best["2 processes x 1 thread"], "s",
+            note="time; the most 2 workers can gain here"),
     ]  # fmt: skip
 
 
@@ -128,7 +183,11 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test only")
+    parser.add_argument("--loop-child", help=argparse.SUPPRESS)  # one process of ceiling()
     args = parser.parse_args()
+    if args.loop_child:
+        _loop_child(args.loop_child)
+        return 0
     print(f"machine: {machine()}")
     rows = run(args.quick, args.rounds, args.trials, args.epochs)
     print(render(rows))
