@@ -7,7 +7,6 @@ Heavy packages (torch, lightning, mlflow, optuna) are imported inside the comman
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,9 +21,6 @@ from sweeps.signals import STOP
 if TYPE_CHECKING:
     from sweeps.config import Config
 
-# torch 2.13 deprecates LeafSpec, which pytorch-lightning 2.6.6 still builds on every fit: one
-# line per trial that no user can act on. Only that message is hidden; all others show.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 app = typer.Typer(
     help="Hyperparameter sweeps of RNN, LSTM and GRU networks with Optuna and MLflow.",

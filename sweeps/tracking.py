@@ -7,6 +7,7 @@ can be created before training and closed from wherever the trial ends.
 
 from __future__ import annotations
 
+import logging
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from sweeps.config import Config
+
+# MLflow announces "Creating initial MLflow database tables..." at INFO for a new store, two
+# lines of every first sweep in a folder that no user needs to act on.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 PARENT_ATTR = "mlflow_parent_run_id"  # study user attribute -> the parent run
 RUN_ATTR = "mlflow_run_id"  # trial user attribute -> the trial's run

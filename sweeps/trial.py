@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 # A resumed trial finds its own checkpoints in its folder: that is the point, not a mistake.
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+# torch 2.13 deprecates LeafSpec, which pytorch-lightning 2.6.6 still builds on every fit: a
+# line per worker that no user can act on. Here, not in the CLI: workers never import the CLI.
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 @dataclass(frozen=True)
