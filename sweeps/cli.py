@@ -55,7 +55,7 @@ WorkersOpt = Annotated[
 
 
 def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
-    from sweeps.config import load_config, parse_overrides
+    from sweeps.loader import load_config, parse_overrides
 
     values = parse_overrides(overrides or [])
     if tracking_uri:
@@ -150,7 +150,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     # No torch here: the dataset's catalog entry stands in for its data, whose files are only
     # looked at; only trainer.accelerator: gpu imports torch, to ask it for a device.
     cfg = _load(config, set_)
-    from sweeps.config import check_data_sources
+    from sweeps.dataset import check_data_sources
     from sweeps.objectives import check_metric
     from sweeps.preflight import check_accelerator
     from sweeps.space import check_space
@@ -304,7 +304,7 @@ def best(
 
 def _shallow(config: Path) -> Config:
     """The schema checked, no datamodule built: commands that read a study need no torch."""
-    from sweeps.config import load_config
+    from sweeps.loader import load_config
 
     return load_config(config, check_data=False)
 

@@ -1,12 +1,13 @@
-"""The one validated config schema: YAML in, a checked `Config` out, errors on one line."""
+"""The one validated config schema: plain data in, a checked `Config` out, errors on one line.
+
+`sweeps.loader` reads the YAML and applies overrides; `sweeps.dataset` builds what it names.
+"""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -30,13 +31,8 @@ from models.options import (
     check_max_epochs,
     known,
 )
-from sweeps.errors import ConfigError
-from sweeps.loader import clip, parse_yaml, read_yaml
+from sweeps.errors import ConfigError, clip
 from sweeps.secrets import redact
-
-if TYPE_CHECKING:
-    from datamodules.base import SequenceDataModule
-    from datamodules.catalog import DatasetInfo
 
 
 class _Strict(BaseModel):
@@ -246,36 +242,6 @@ class Config(_Strict):
         return yaml.safe_dump(self.public(), sort_keys=False)
 
 
-def set_dotted(raw: dict[str, Any], path: str, value: Any) -> None:
-    """Set `a.b.c` in a nested dict; under `search.space` the rest of the path is one key."""
-    parts = path.split(".")
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        if parts[:i] == ["search"] and part == "space":
-            node.setdefault("space", {})[".".join(parts[i + 1 :])] = value
-            return
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(
-                f"{'.'.join(parts[: i + 1])} is not a section, so {path} cannot be set"
-            )
-        node = child
-    node[parts[-1]] = value
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`key=value` strings to a dict; values are read as YAML, so 0.1, true and [1, 2] work."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(
-                f"--set expects key=value, e.g. optimizer.lr=0.01, but got {clip(pair)}"
-            )
-        out[key.strip()] = parse_yaml(text, f"--set {clip(key.strip())}")
-    return out
-
-
 def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
@@ -305,28 +271,6 @@ def validate(raw: dict[str, Any], *, check_data: bool = True) -> Config:
     return config
 
 
-def make_datamodule(config: Config, *, load: bool = False) -> SequenceDataModule:
-    """The config's datamodule, with the study seed; `load` also builds its splits.
-
-    The datamodules raise ValueError naming the field; here that becomes a ConfigError.
-    """
-    from datamodules.registry import build_datamodule
-
-    try:
-        datamodule = build_datamodule(
-            config.data.name,
-            batch_size=config.data.batch_size,
-            seq_len=config.data.seq_len,
-            seed=config.seed,
-            **config.data.options(),
-        )
-        if load:
-            datamodule.setup("fit")
-    except ValueError as err:
-        raise ConfigError(str(err)) from err
-    return datamodule
-
-
 def check_data_options(data: DataConfig) -> None:
     """The dataset's own options: known keys, values of the right type, and its rules.
 
@@ -354,36 +298,3 @@ def check_data_options(data: DataConfig) -> None:
         resolve(info, data.seq_len, data.options())
     except ValueError as err:
         raise ConfigError(str(err)) from None
-
-
-def check_data_sources(data: DataConfig) -> DatasetInfo:
-    """The files the dataset reads exist and name the columns; returns its catalog entry."""
-    from datamodules.sources import check_sources
-
-    info = dataset_info(data.name)
-    try:
-        check_sources(resolve(info, data.seq_len, data.options())[0])
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    return info
-
-
-def load_config(
-    path: str | Path, overrides: dict[str, Any] | None = None, *, check_data: bool = True
-) -> Config:
-    """Read a YAML config, apply `--set` overrides, and validate it."""
-    path = Path(path)
-    raw = read_yaml(path)
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of sections (name, data, model, ...)")
-    for key, value in (overrides or {}).items():
-        set_dotted(raw, key, value)
-    return validate(raw, check_data=check_data)
-
-
-def with_values(config: Config, values: dict[str, Any]) -> Config:
-    """The config with dotted-path values put in, validated by the same schema."""
-    raw = copy.deepcopy(config.model_dump(mode="json"))
-    for key, value in values.items():
-        set_dotted(raw, key, value)
-    return validate(raw)

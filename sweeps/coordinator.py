@@ -22,7 +22,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.config import Config, make_datamodule
+from sweeps.config import Config
+from sweeps.dataset import make_datamodule
 from sweeps.errors import ConfigError
 from sweeps.leaderboard import Leaderboard
 from sweeps.preflight import preflight

@@ -35,7 +35,9 @@ def data_show(
     """Sizes, shapes, splits, task kind and baselines of one dataset."""
     import yaml
 
-    from sweeps.config import make_datamodule, parse_overrides, validate
+    from sweeps.config import validate
+    from sweeps.dataset import make_datamodule
+    from sweeps.loader import parse_overrides
 
     raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
     cfg = validate({"name": "show", "data": raw})  # no --seq-len: the dataset's own default

@@ -3,6 +3,13 @@
 from sweeps.secrets import redact
 
 MAX_MESSAGE = 400  # characters: a message names the field and the fix; it never echoes a file
+MAX_SHOWN = 80  # characters of user input an error message may echo
+
+
+def clip(value: object, limit: int = MAX_SHOWN) -> str:
+    """`repr(value)`, cut to `limit` characters: an error must not echo megabytes back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 class ConfigError(ValueError):

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from sweeps.errors import ConfigError
+from sweeps.errors import ConfigError, clip
 from sweeps.secrets import redact
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -41,8 +41,6 @@ def _traceback(err: BaseException) -> None:
 
 def describe(err: BaseException) -> str:
     """One line for an unexpected error: its type, the first line of its message, clipped."""
-    from sweeps.loader import clip  # yaml: not for `sweep --help`
-
     lines = str(err).strip().splitlines()
     first = lines[0] if lines else ""
     shown = first if len(first) <= 200 else clip(first, 200)

@@ -1,4 +1,4 @@
-"""Reading a YAML config as untrusted input: size and alias limits, no repeated keys, marked errors.
+"""A config file in: YAML read as untrusted input, `--set` overrides applied, then validated.
 
 PyYAML's safe loader already refuses tags that run code. It still accepts a repeated key (the last
 one silently wins), expands an alias bomb into gigabytes, and reports a syntax error across
@@ -7,23 +7,18 @@ several lines. Each of those is refused here with one line that names the place 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from sweeps.errors import ConfigError
+from sweeps.config import Config, validate
+from sweeps.errors import ConfigError, clip
 
 MAX_BYTES = 1_000_000  # a config is a page of text; the shipped ones are under 2 kB
 MAX_NODES = 100_000  # values after aliases are expanded: a shipped config has about 100
-MAX_SHOWN = 80  # characters of user input an error message may echo
-
-
-def clip(value: object, limit: int = MAX_SHOWN) -> str:
-    """`repr(value)`, cut to `limit` characters: an error must not echo megabytes back."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
 
 
 class _Loader(yaml.SafeLoader):
@@ -106,3 +101,54 @@ def parse_yaml(data: bytes | str, name: str) -> Any:
         raise ConfigError(f"{name}: not valid YAML: {clip(str(err))}") from None
     finally:
         loader.dispose()
+
+
+def set_dotted(raw: dict[str, Any], path: str, value: Any) -> None:
+    """Set `a.b.c` in a nested dict; under `search.space` the rest of the path is one key."""
+    parts = path.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        if parts[:i] == ["search"] and part == "space":
+            node.setdefault("space", {})[".".join(parts[i + 1 :])] = value
+            return
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(
+                f"{'.'.join(parts[: i + 1])} is not a section, so {path} cannot be set"
+            )
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` strings to a dict; values are read as YAML, so 0.1, true and [1, 2] work."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"--set expects key=value, e.g. optimizer.lr=0.01, but got {clip(pair)}"
+            )
+        out[key.strip()] = parse_yaml(text, f"--set {clip(key.strip())}")
+    return out
+
+
+def load_config(
+    path: str | Path, overrides: dict[str, Any] | None = None, *, check_data: bool = True
+) -> Config:
+    """Read a YAML config, apply `--set` overrides, and validate it."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections (name, data, model, ...)")
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value)
+    return validate(raw, check_data=check_data)
+
+
+def with_values(config: Config, values: dict[str, Any]) -> Config:
+    """The config with dotted-path values put in, validated by the same schema."""
+    raw = copy.deepcopy(config.model_dump(mode="json"))
+    for key, value in values.items():
+        set_dotted(raw, key, value)
+    return validate(raw)

@@ -13,8 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeps.errors import ConfigError, UnavailableError
-from sweeps.loader import clip
+from sweeps.errors import ConfigError, UnavailableError, clip
 
 CONNECT_TIMEOUT_S = 5  # seconds a store may take to answer the preflight
 

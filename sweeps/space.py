@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sweeps.config import Config, ParamSpec, with_values
+from sweeps.config import Config, ParamSpec
 from sweeps.errors import ConfigError
+from sweeps.loader import with_values
 
 if TYPE_CHECKING:
     import optuna

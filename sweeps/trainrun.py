@@ -6,8 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweeps.config import Config, load_config
+from sweeps.config import Config
 from sweeps.errors import ConfigError
+from sweeps.loader import load_config
 from sweeps.preflight import check_accelerator, check_tracking
 from sweeps.tracking import Tracker, absolute_uri
 from sweeps.trial import TrainResult, train

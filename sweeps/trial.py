@@ -18,7 +18,8 @@ from datamodules.base import DataSpec
 from models.lit_module import SequenceModule
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
-from sweeps.config import Config, make_datamodule
+from sweeps.config import Config
+from sweeps.dataset import make_datamodule
 from sweeps.diagnosis import DiagnosticsLog
 from sweeps.objectives import check_metric as check_metric  # re-exported: the coordinator's
 from sweeps.summary import BASELINE_ATTR

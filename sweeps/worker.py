@@ -20,9 +20,10 @@ from pathlib import Path
 import optuna
 
 from sweeps.callbacks import MissingMetricError
-from sweeps.config import Config, with_values
+from sweeps.config import Config
 from sweeps.errors import ConfigError
 from sweeps.leaderboard import Leaderboard
+from sweeps.loader import with_values
 from sweeps.objectives import objective_values
 from sweeps.reaper import (
     CHAIN_ATTR,

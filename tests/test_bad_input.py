@@ -10,9 +10,9 @@ from conftest import CONFIGS, tiny_raw, write_config
 from typer.testing import CliRunner
 
 from sweeps.cli import app
-from sweeps.config import load_config, parse_overrides, validate
+from sweeps.config import validate
 from sweeps.errors import ConfigError
-from sweeps.loader import MAX_BYTES, MAX_NODES
+from sweeps.loader import MAX_BYTES, MAX_NODES, load_config, parse_overrides
 from sweeps.space import check_space
 
 runner = CliRunner()

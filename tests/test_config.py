@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from conftest import CONFIGS, tiny_raw, write_config
 
-from sweeps.config import load_config, parse_overrides, set_dotted, validate, with_values
+from sweeps.config import validate
 from sweeps.errors import ConfigError
+from sweeps.loader import load_config, parse_overrides, set_dotted, with_values
 from sweeps.space import check_space, grid
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))

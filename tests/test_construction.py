@@ -14,8 +14,10 @@ from conftest import CONFIGS
 from datamodules.base import SequenceDataModule
 from datamodules.options import BATCH_SIZE
 from models import RecurrentNet, SequenceModule
-from sweeps.config import Config, DataConfig, load_config, make_datamodule, validate, with_values
+from sweeps.config import Config, DataConfig, validate
+from sweeps.dataset import make_datamodule
 from sweeps.errors import ConfigError
+from sweeps.loader import load_config, with_values
 from sweeps.trial import make_module
 
 REPO = CONFIGS.parent

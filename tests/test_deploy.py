@@ -13,7 +13,7 @@ from conftest import CONFIGS
 from typer.main import get_command
 
 from sweeps.cli import app
-from sweeps.config import load_config
+from sweeps.loader import load_config
 
 DEPLOY = CONFIGS.parent / "deploy"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import CONFIGS
 
-from sweeps.config import load_config
 from sweeps.coordinator import run_sweep
+from sweeps.loader import load_config
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 REPO = CONFIGS.parent

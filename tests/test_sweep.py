@@ -10,8 +10,9 @@ from conftest import tiny_raw
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.config import validate, with_values
+from sweeps.config import validate
 from sweeps.coordinator import run_sweep
+from sweeps.loader import with_values
 from sweeps.study import best_config_yaml, load_existing
 from sweeps.tracking import PARENT_ATTR, RUN_ATTR
 
@@ -119,7 +120,7 @@ def test_best_config_reruns_what_the_best_trial_ran(workdir: Path) -> None:
     run_sweep(validate(tiny_raw()), storage=STORAGE, report=lambda _: None)
     study = load_existing("tiny", STORAGE)
     (workdir / "best.yaml").write_text(best_config_yaml(study))
-    from sweeps.config import load_config
+    from sweeps.loader import load_config
 
     best = load_config(workdir / "best.yaml")
     assert best.optimizer.lr == pytest.approx(study.best_params["optimizer.lr"])
@@ -179,7 +180,7 @@ def test_logged_checkpoint_reproduces_the_trial_value(workdir: Path) -> None:
     import pytorch_lightning as pl
 
     from models.lit_module import SequenceModule
-    from sweeps.config import make_datamodule
+    from sweeps.dataset import make_datamodule
     from sweeps.trial import make_module
 
     raw = tiny_raw()
