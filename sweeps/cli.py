@@ -1,7 +1,8 @@
 """The `sweep` command: a thin shell that parses, loads, calls one function, maps exit codes.
 
 Heavy packages (torch, lightning, mlflow, optuna) are imported inside the commands, so
-`sweep --help` answers at once.
+`sweep --help` answers at once. The commands that train are here; those that only read a study
+are in `sweeps.results_cli`, `sweep data` in `sweeps.data_cli`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from sweeps.cli_options import ConfigArg, SetOpt, StorageOpt, StudyOpt, TrackingOpt, WorkersOpt
 from sweeps.data_cli import data_app
-from sweeps.errors import ConfigError
 from sweeps.exits import DEBUG_ENV, exits, quiet_failed_trials
+from sweeps.results_cli import results_app
 from sweeps.secrets import redact
 from sweeps.signals import STOP
 
@@ -28,30 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(results_app)  # no name: status, best, report, dashboard and ui stay top-level
 app.add_typer(data_app, name="data")
-
-ConfigArg = Annotated[Path, typer.Argument(help="The sweep's YAML config.", show_default=False)]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a dotted config key: --set optimizer.lr=0.01"),
-]
-# From the environment too, so no password sits in a shell history or a config: e.g.
-# SWEEP_STORAGE=postgresql+psycopg://user@host/db with PGPASSWORD or ~/.pgpass for the password.
-StorageOpt = Annotated[
-    str | None,
-    typer.Option(
-        help="Optuna storage URL (sqlite:///..., postgresql+psycopg://user@host/db).",
-        envvar="SWEEP_STORAGE",
-    ),
-]
-StudyOpt = Annotated[str | None, typer.Option(help="Study name; defaults to the config's name.")]
-TrackingOpt = Annotated[
-    str | None, typer.Option(help="MLflow tracking URI.", envvar="MLFLOW_TRACKING_URI")
-]
-WorkersOpt = Annotated[
-    str,
-    typer.Option(help="Worker processes on this machine: a number, or auto (one per core)."),
-]
 
 
 def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
@@ -170,6 +150,11 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
         typer.echo(line)
 
 
+def _objectives(cfg: Config) -> str:
+    pairs = zip(cfg.search.all_metrics(), cfg.search.all_directions(), strict=True)
+    return ", ".join(f"{metric} {direction}" for metric, direction in pairs)
+
+
 @app.command()
 @exits
 def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = None) -> None:
@@ -208,169 +193,3 @@ def _echo_training(cfg: Config, result: Any, run_id: str) -> None:
     for key, value in sorted(result.test_metrics.items()):
         typer.echo(f"  {key} = {value:.6g}")
     typer.echo(f"mlflow run {run_id} in experiment {cfg.name!r} at {redact(cfg.tracking.uri)}")
-
-
-def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
-    """Load an existing study named by a config or by --study and --storage."""
-    from sweeps.storage import DEFAULT_STORAGE
-    from sweeps.study import load_existing
-
-    cfg = _shallow(config) if config is not None else None
-    name = study or (cfg.name if cfg else None)
-    if name is None:
-        raise ConfigError("give a CONFIG, or --study NAME (and --storage URL)")
-    url = storage or (cfg.storage if cfg else None) or DEFAULT_STORAGE
-    return load_existing(name, url)
-
-
-OptionalConfig = Annotated[
-    Path | None, typer.Argument(help="The sweep's config (or use --study).", show_default=False)
-]
-
-
-@app.command()
-@exits
-def status(
-    config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
-) -> None:
-    """Counts of trials by state, and the best value so far; fails trials whose worker died."""
-    from sweeps.reaper import reap_for_status
-    from sweeps.study import state_counts
-    from sweeps.summary import by_choice, format_table, study_baseline
-
-    st = _open(config, study, storage)
-    reap_for_status(st, _shallow(config) if config else None, storage, typer.echo)
-    counts = state_counts(st)
-    typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
-    for state, n in sorted(counts.items()):
-        typer.echo(f"  {state.lower():9s} {n}")
-    baseline = study_baseline(st.get_trials(deepcopy=False))
-    for line in format_table(by_choice(st), baseline):
-        typer.echo(line)
-    _echo_best(st)
-
-
-def _objectives(cfg: Config) -> str:
-    pairs = zip(cfg.search.all_metrics(), cfg.search.all_directions(), strict=True)
-    return ", ".join(f"{metric} {direction}" for metric, direction in pairs)
-
-
-def _echo_best(st: Any) -> None:
-    from optuna.trial import TrialState
-
-    if not st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        typer.echo("no completed trial yet")
-        return
-    if len(st.directions) > 1:
-        from sweeps.leaderboard import objective_names, ranked
-
-        front = ranked(st)
-        typer.echo(f"Pareto front of {', '.join(objective_names(st))}: {len(front)} trials")
-        for t in front:
-            values = ", ".join(f"{v:.6g}" for v in t.values)
-            typer.echo(f"  trial {t.number}: {values}  {t.params}")
-        return
-    best = st.best_trial
-    typer.echo(f"best: trial {best.number}, value {best.value:.6g}")
-    for key, value in best.params.items():
-        typer.echo(f"  {key} = {value}")
-    run_id = best.user_attrs.get("mlflow_run_id")
-    if run_id:
-        typer.echo(f"  mlflow run {run_id}")
-
-
-@app.command()
-@exits
-def best(
-    config: OptionalConfig = None,
-    study: StudyOpt = None,
-    storage: StorageOpt = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Write the best trial's full config here.")
-    ] = None,
-) -> None:
-    """The best trial's value and params; --out writes its full config as YAML."""
-    from sweeps.study import best_config_yaml
-
-    st = _open(config, study, storage)
-    _echo_best(st)
-    if out is not None:
-        try:
-            out.write_text(best_config_yaml(st))
-        except OSError as err:
-            raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
-        typer.echo(f"wrote {out}; rerun it with `sweep train {out}`")
-
-
-def _shallow(config: Path) -> Config:
-    """The schema checked, no datamodule built: commands that read a study need no torch."""
-    from sweeps.loader import load_config
-
-    return load_config(config, check_data=False)
-
-
-@app.command()
-@exits
-def report(
-    config: OptionalConfig = None,
-    study: StudyOpt = None,
-    storage: StorageOpt = None,
-    tracking_uri: TrackingOpt = None,
-    out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
-) -> None:
-    """Write one self-contained HTML report of a study: it only reads, and opens offline."""
-    from sweeps.report import read_client, write_report
-
-    st = _open(config, study, storage)
-    uri = tracking_uri or (_shallow(config).tracking.uri if config else "sqlite:///mlflow.db")
-    try:
-        write_report(st, out, read_client(uri))
-    except OSError as err:
-        raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
-    typer.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB); open it in any browser")
-
-
-@app.command()
-@exits
-def dashboard(
-    config: OptionalConfig = None,
-    study: StudyOpt = None,
-    storage: StorageOpt = None,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
-) -> None:
-    """Serve optuna-dashboard on the study, bound to 127.0.0.1 (the `dashboard` extra)."""
-    try:
-        import optuna_dashboard  # type: ignore[import-untyped,import-not-found,unused-ignore]
-    except ImportError:
-        raise ConfigError(
-            "sweep dashboard needs optuna-dashboard: pip install 'rnn-sweeps[dashboard]'"
-        ) from None
-
-    from sweeps.storage import DEFAULT_STORAGE, open_storage
-
-    st = _open(config, study, storage)  # the study must exist: a typo fails here, not in a page
-    url = storage or (_shallow(config).storage if config else None) or DEFAULT_STORAGE
-    store = open_storage(url)
-    study_id = store.get_study_id_from_name(st.study_name)
-    typer.echo(
-        f"optuna-dashboard for study {st.study_name!r} at "
-        f"http://127.0.0.1:{port}/dashboard/studies/{study_id} (Ctrl-C stops it)"
-    )
-    optuna_dashboard.run_server(store, host="127.0.0.1", port=port)
-
-
-@app.command()
-@exits
-def ui(
-    config: OptionalConfig = None,
-    tracking_uri: TrackingOpt = None,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
-) -> None:
-    """Start the MLflow UI on the tracking URI, bound to 127.0.0.1; stops with this command."""
-    uri = tracking_uri or (_shallow(config).tracking.uri if config else "sqlite:///mlflow.db")
-    if not uri.startswith("sqlite:///"):
-        typer.echo(f"{redact(uri)} is a tracking server: open it in a browser")
-        return
-    from sweeps.mlflow_ui import serve
-
-    raise typer.Exit(serve(uri, port, typer.echo))

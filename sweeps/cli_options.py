@@ -1,0 +1,34 @@
+"""The arguments and options several `sweep` commands share: one spelling, one help text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ConfigArg = Annotated[Path, typer.Argument(help="The sweep's YAML config.", show_default=False)]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a dotted config key: --set optimizer.lr=0.01"),
+]
+# From the environment too, so no password sits in a shell history or a config: e.g.
+# SWEEP_STORAGE=postgresql+psycopg://user@host/db with PGPASSWORD or ~/.pgpass for the password.
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Optuna storage URL (sqlite:///..., postgresql+psycopg://user@host/db).",
+        envvar="SWEEP_STORAGE",
+    ),
+]
+StudyOpt = Annotated[str | None, typer.Option(help="Study name; defaults to the config's name.")]
+TrackingOpt = Annotated[
+    str | None, typer.Option(help="MLflow tracking URI.", envvar="MLFLOW_TRACKING_URI")
+]
+WorkersOpt = Annotated[
+    str,
+    typer.Option(help="Worker processes on this machine: a number, or auto (one per core)."),
+]
+OptionalConfig = Annotated[
+    Path | None, typer.Argument(help="The sweep's config (or use --study).", show_default=False)
+]
