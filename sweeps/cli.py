@@ -73,18 +73,25 @@ def run(
     """Run the sweep, resume it, or join it: until search.n_trials trials in total."""
     with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
         cfg = _load(config, set_, tracking_uri)
-        from sweeps.coordinator import run_sweep, workers_for
+        from sweeps import children
 
-        count = workers_for(workers)
-        summary = run_sweep(
-            cfg,
-            storage=storage,
-            study_name=study,
-            report=typer.echo,
-            from_study=from_study,
-            from_top=from_top,
-            workers=count,
-        )
+        count = children.workers_for(workers)
+        spawned = [children.start() for _ in range(count if count > 1 else 0)]
+        try:  # the workers import their stack while this process imports its own
+            from sweeps.coordinator import run_sweep
+
+            summary = run_sweep(
+                cfg,
+                storage=storage,
+                study_name=study,
+                report=typer.echo,
+                from_study=from_study,
+                from_top=from_top,
+                workers=count,
+                spawned=spawned,
+            )
+        finally:
+            children.dismiss(spawned)  # those never given orders: an early exit or an error
     if summary.already_done:
         typer.echo(
             f"study {summary.study_name!r} already has its {cfg.search.n_trials} trials; "

@@ -13,7 +13,6 @@ import math
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from sweeps.children import send, start
 from sweeps.config import Config
 from sweeps.dataset import make_datamodule
 from sweeps.errors import ConfigError
@@ -42,19 +42,6 @@ Report = Callable[[str], None]
 CHECKPOINTS = "sweep-checkpoints"  # per-trial training state, beside the embedded stores
 
 
-def workers_for(value: str) -> int:
-    """`--workers N` or `auto` (one per core this process may use)."""
-    if value == "auto":
-        return max(1, len(os.sched_getaffinity(0)))
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ConfigError(f"--workers must be a whole number >= 1 or auto, but got {value!r}")
-    return count
-
-
 def run_sweep(
     config: Config,
     *,
@@ -64,10 +51,12 @@ def run_sweep(
     from_study: str | None = None,
     from_top: int = 5,
     workers: int = 1,
+    spawned: list[subprocess.Popen[str]] | None = None,
 ) -> SweepSummary:
     """Run (or join, or resume) the study until search.n_trials trials have finished in total.
 
     `from_study` names a study in the same storage whose `from_top` best params run first.
+    `spawned`: worker processes already importing (`sweeps.children.start`), to use first.
     """
     check_space(config)
     config = _fit_to_grid(config, report)
@@ -123,7 +112,9 @@ def run_sweep(
         if workers == 1:
             work(args, report)
         else:
-            _run_children(args, workers, lambda: _tidy(study, tracker, config, lock, report))
+            _run_children(
+                args, workers, lambda: _tidy(study, tracker, config, lock, report), spawned or []
+            )
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -150,29 +141,20 @@ def _tidy(
         return requeue_interrupted(study)
 
 
-def _run_children(args: WorkerArgs, count: int, on_exit: Callable[[], object]) -> None:
-    """Start `count` worker processes; forward a stop to each; tidy up whenever one exits.
+def _run_children(
+    args: WorkerArgs,
+    count: int,
+    on_exit: Callable[[], object],
+    spawned: list[subprocess.Popen[str]],
+) -> None:
+    """Give `count` worker processes their orders (`spawned` ones first); forward a stop to
+    each; tidy up whenever one exits.
 
     A worker killed by a signal (OOM, kill -9) is replaced, at most `count` times in all.
     """
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-    def spawn() -> subprocess.Popen[str]:
-        # Its own session: a terminal's Ctrl-C reaches the coordinator only, which forwards
-        # exactly one stop, so no worker sees a second signal and stops mid-write.
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sweeps.worker"],
-            stdin=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(args.to_json())
-        proc.stdin.close()
-        return proc
-
-    procs = [spawn() for _ in range(count)]
+    orders = args.to_json()
+    procs = [send(proc, orders) for proc in spawned[:count]]
+    procs += [send(start(), orders) for _ in range(count - len(procs))]
     codes: dict[int, int] = {}
     forwarded, replacements = False, count
     try:
@@ -189,7 +171,7 @@ def _run_children(args: WorkerArgs, count: int, on_exit: Callable[[], object]) -
                     on_exit()  # a worker that died took its trial with it: reap it now
                     if proc.returncode < 0 and STOP.signum is None and replacements:
                         replacements -= 1
-                        procs.append(spawn())
+                        procs.append(send(start(), orders))
     finally:
         _stop_all(procs)
     STOP.check()

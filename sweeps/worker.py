@@ -175,8 +175,15 @@ def work(args: WorkerArgs, report: Report = print) -> int:
 
 
 def main() -> None:
-    """A child worker: WorkerArgs as JSON on stdin; the exit code says how it ended."""
-    args = WorkerArgs.from_json(sys.stdin.read())
+    """A child worker: WorkerArgs as JSON on stdin; the exit code says how it ended.
+
+    Started before the coordinator knows the orders, it waits for them here; no orders (the
+    coordinator stopped first) means nothing to do.
+    """
+    orders = sys.stdin.read()
+    if not orders.strip():
+        sys.exit(DONE)
+    args = WorkerArgs.from_json(orders)
     if args.threads is not None:
         import torch
 
