@@ -74,12 +74,16 @@ def exits(fn: F) -> F:
 
 
 class _FailedTrialTraceback(logging.Filter):
-    """Optuna logs each failed trial with its traceback. The sweep reports the failure in its
-    own line, and a Ctrl-C must end on the exit-130 line, not on a KeyboardInterrupt block:
-    so the record is dropped unless tracebacks were asked for."""
+    """Optuna logs each failed trial twice: with its traceback, then as "Trial N failed with
+    value None." The sweep reports the failure in its own line, and a Ctrl-C must end on the
+    exit-130 line, not on a KeyboardInterrupt block: so both records are dropped unless
+    tracebacks were asked for."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.exc_info is None or debugging()
+        echo = record.exc_info is None and not record.getMessage().endswith(
+            "failed with value None."
+        )
+        return echo or debugging()
 
 
 def quiet_failed_trials() -> None:

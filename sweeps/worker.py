@@ -22,6 +22,7 @@ import optuna
 from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config
 from sweeps.errors import ConfigError
+from sweeps.exits import quiet_failed_trials
 from sweeps.leaderboard import Leaderboard
 from sweeps.loader import with_values
 from sweeps.objectives import objective_values
@@ -184,6 +185,7 @@ def main() -> None:
     if not orders.strip():
         sys.exit(DONE)
     args = WorkerArgs.from_json(orders)
+    quiet_failed_trials()  # as the CLI does: the worker's own line reports a failed trial
     if args.threads is not None:
         import torch
 
