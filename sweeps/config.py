@@ -136,11 +136,14 @@ class SamplerConfig(_Strict):
 
 
 class PrunerConfig(_Strict):
-    # Median with a warm-up, not successive halving: on the adding problem the loss sits on a
-    # 0.167 plateau before it drops, and halving pruned every such late bloomer.
-    # plateau: prunes trials still on the plateau after the completed ones left it (pruners.py)
-    name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "median"
-    n_startup_trials: int = Field(4, ge=0)
+    # plateau, not successive halving or the median: on the adding problem the loss sits on a
+    # 0.167 plateau before it drops; halving pruned every late bloomer, and the median pruner
+    # needs a warm-up so long that it saves a fifth of the epochs (benchmarks/pruning.py).
+    # plateau prunes trials that stay on it longer than the others did (sweeps/pruners.py).
+    name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "plateau"
+    # Completed trials before any pruning; null = 4 (median, percentile), 1 (plateau, whose
+    # plateau rule waits for a trial to have dropped instead).
+    n_startup_trials: int | None = Field(None, ge=0)
     n_warmup_steps: int | None = Field(None, ge=0)  # epochs; null = half of max_epochs
     percentile: float = Field(25.0, gt=0.0, lt=100.0)
     min_resource: int = Field(1, ge=1)

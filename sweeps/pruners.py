@@ -1,20 +1,23 @@
-"""A pruner that knows a loss plateau: it waits for each trial's first drop, and no longer.
+"""A pruner that knows a loss plateau: it learns from the trials when a drop comes.
 
 On the adding problem every trial starts on the 0.167 plateau (predict the mean) and the good
-ones leave it at different epochs. Optuna's median pruner compares values at the same epoch,
-so a trial that drops later than the median is pruned while it is still on the plateau; so did
-successive halving here, every late bloomer. `PlateauPruner` instead
+ones leave it at different epochs. Optuna's median pruner compares values at the same epoch, so
+on the plateau it ranks noise: a trial that will drop later than the median is pruned while it
+is still flat, and so did successive halving here, every late bloomer. With a warm-up long enough
+to avoid that, each pruned trial costs half its epochs or more. `PlateauPruner` instead
 
 - finds the plateau as the median of the trials' first values, and a trial's drop as the first
-  step at which its best value so far is `min_drop` (relative) below the plateau;
-- prunes a trial that has not dropped once it has waited as long as the slowest completed
-  trial took to drop (at least `n_warmup_steps`); while no completed trial has dropped, it
-  prunes nothing, since nothing yet says when a drop comes;
-- never prunes a trial that has dropped: on a plateau problem, leaving the plateau is what
-  learning the task looks like, and the first epochs after a drop are too noisy to rank.
+  step at which its best value so far is `min_drop` (relative) below it;
+- prunes a trial still on the plateau once it has stayed there longer than every finished
+  trial (complete or pruned) that left it: at the slowest such trial's drop step. While no
+  trial has left it, a trial may wait `n_warmup_steps` steps (by default half the epochs);
+- judges a trial that has dropped as the median pruner would, on its best value so far against
+  the median of the completed trials' best values at the same step, once `n_startup_trials`
+  trials have completed and two steps have passed since its drop (the first ones are noisy).
 
-On a loss that falls smoothly from the start every trial "drops" at once and nothing is
-pruned: there, use the median pruner.
+On a loss that falls smoothly from the start every trial drops at once, and it is the median
+pruner with a two-step warm-up. The risk it takes: in a study where no trial leaves the plateau
+within `n_warmup_steps`, it prunes every late bloomer; raise the warm-up (or max_epochs) there.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 Curve = list[float]  # best value so far at steps 0, 1, ..., in "lower is better" form
+SETTLE_STEPS = 2  # steps after a drop before the trial is ranked against the others
 
 
 class PlateauPruner(BasePruner):
-    """Prunes the trials that stay on the plateau longer than the completed ones did."""
+    """Prunes trials that stay on the plateau longer than the others did, or fall behind after."""
 
     def __init__(
-        self, n_startup_trials: int = 4, n_warmup_steps: int = 0, min_drop: float = 0.1
+        self, n_startup_trials: int = 1, n_warmup_steps: int = 5, min_drop: float = 0.1
     ) -> None:
         if n_startup_trials < 0 or n_warmup_steps < 0:
             raise ValueError(
@@ -48,28 +52,25 @@ class PlateauPruner(BasePruner):
         self.min_drop = min_drop
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
-        """Whether `trial` is still on the plateau after the slowest completed trial's drop."""
+        """Whether `trial` waited out the plateau too long, or fell behind after leaving it."""
         step = trial.last_step
-        if step is None or step < self.n_warmup_steps:
-            return False
-        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
-        complete = [t for t in done if t.state == TrialState.COMPLETE]
-        if len(complete) < self.n_startup_trials:
+        if step is None:
             return False
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        curves = [(t.state, _best_so_far(t, sign)) for t in done]
         mine = _best_so_far(trial, sign)
-        firsts = [c[0] for c in (_best_so_far(t, sign) for t in done) if c]
-        if not mine or not firsts:
-            return False
-        plateau = statistics.median([*firsts, mine[0]])
+        plateau = statistics.median([c[0] for _, c in curves if c] + [mine[0]])
         level = plateau - self.min_drop * abs(plateau)
-        if _drop_step(mine, level) is not None:
+        dropped = _drop_step(mine, level)
+        if dropped is None:
+            seen = [d for _, c in curves if (d := _drop_step(c, level)) is not None]
+            return step >= (max(seen) if seen else self.n_warmup_steps)
+        complete = [c for state, c in curves if state == TrialState.COMPLETE]
+        if len(complete) < max(self.n_startup_trials, 1) or step < dropped + SETTLE_STEPS:
             return False
-        drops = [_drop_step(_best_so_far(t, sign), level) for t in complete]
-        seen = [d for d in drops if d is not None]
-        if not seen:  # no completed trial has left the plateau: no telling when a drop comes
-            return False
-        return step >= max([d + 1 for d in seen] + [self.n_warmup_steps])
+        others = [c[step] for c in complete if len(c) > step]
+        return bool(others) and mine[step] > statistics.median(others)
 
 
 def _best_so_far(trial: FrozenTrial, sign: float) -> Curve:

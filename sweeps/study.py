@@ -74,10 +74,11 @@ def _sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
 def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
     """The pruner named in search.pruner; warm-up defaults to half the epochs."""
     warmup = cfg.n_warmup_steps if cfg.n_warmup_steps is not None else max_epochs // 2
+    startup = 4 if cfg.n_startup_trials is None else cfg.n_startup_trials
     if cfg.name == "median":
-        return optuna.pruners.MedianPruner(cfg.n_startup_trials, warmup)
+        return optuna.pruners.MedianPruner(startup, warmup)
     if cfg.name == "percentile":
-        return optuna.pruners.PercentilePruner(cfg.percentile, cfg.n_startup_trials, warmup)
+        return optuna.pruners.PercentilePruner(cfg.percentile, startup, warmup)
     if cfg.name == "sha":
         return optuna.pruners.SuccessiveHalvingPruner(
             min_resource=cfg.min_resource, reduction_factor=cfg.reduction_factor
@@ -89,6 +90,8 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
             reduction_factor=cfg.reduction_factor,
         )
     if cfg.name == "plateau":
+        if cfg.n_startup_trials is None:
+            return PlateauPruner(n_warmup_steps=warmup)
         return PlateauPruner(cfg.n_startup_trials, warmup)
     if cfg.name == "none":
         return optuna.pruners.NopPruner()

@@ -30,7 +30,7 @@ def test_every_shipped_config_validates(path: Path) -> None:
 def test_defaults_fill_a_minimal_config() -> None:
     config = validate({"name": "m", "data": {"name": "adding", "seq_len": 20}})
     assert config.model.cell == "lstm"
-    assert config.search.pruner.name == "median"
+    assert config.search.pruner.name == "plateau"
     assert config.tracking.uri == "sqlite:///mlflow.db"
 
 

@@ -1,4 +1,4 @@
-"""PlateauPruner: late bloomers wait out the plateau; trials that never leave it are pruned."""
+"""PlateauPruner: late bloomers wait out the plateau as long as others did; laggards are pruned."""
 
 from __future__ import annotations
 
@@ -44,38 +44,52 @@ def test_a_late_bloomer_waits_where_the_median_pruner_prunes_it() -> None:
     assert _pruned_at(plateau, middle) is None
 
 
-def test_a_trial_that_never_drops_is_pruned_once_the_slowest_dropper_had_dropped() -> None:
+def test_a_trial_that_never_drops_is_pruned_where_the_slowest_dropper_had_dropped() -> None:
     study = _study(PlateauPruner(2, 0), EARLY, LATE)
-    assert _pruned_at(study, [P] * 10) == 7  # LATE dropped at step 6
+    assert _pruned_at(study, [P] * 10) == 6  # LATE was off the plateau at step 6; this is not
 
 
-def test_nothing_is_pruned_before_a_completed_trial_has_dropped() -> None:
-    study = _study(PlateauPruner(2, 0), [P] * 10, [P] * 10)
-    assert _pruned_at(study, LATE) is None
-    assert _pruned_at(study, [P] * 10) is None
+def test_a_pruned_trial_that_had_dropped_counts_as_a_dropper() -> None:
+    study = _study(PlateauPruner(1, 9), EARLY)
+    trial = study.ask()
+    for step, value in enumerate(LATE[:8]):
+        trial.report(value, step)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)  # dropped at step 6, then pruned
+    assert _pruned_at(study, [P] * 10) == 6
 
 
-def test_a_trial_that_has_dropped_is_never_pruned() -> None:
-    study = _study(PlateauPruner(2, 0), EARLY, LATE)
-    # Worse than both others at every step, but off the plateau: it is learning the task.
-    slow = [P, P, P, P, 0.14, 0.13, 0.12, 0.11, 0.10, 0.09]
-    assert _pruned_at(study, slow) is None
+def test_while_no_trial_has_dropped_a_trial_waits_the_warmup() -> None:
+    flat = _study(PlateauPruner(1, 5), [P] * 10, [P] * 10)
+    assert _pruned_at(flat, [P] * 10) == 5
+    assert _pruned_at(flat, LATE) == 5  # the risk it takes: a warm-up shorter than the drop
+    assert _pruned_at(_study(PlateauPruner(1, 8), [P] * 10, [P] * 10), LATE) is None
 
 
-def test_warmup_and_startup_trials_hold_it_back() -> None:
-    assert _pruned_at(_study(PlateauPruner(3, 0), EARLY, LATE), [P] * 10) is None
-    assert _pruned_at(_study(PlateauPruner(2, 9), EARLY, LATE), [P] * 10) == 9
+def test_a_trial_that_dropped_is_judged_against_the_completed_ones_after_settling() -> None:
+    slow = [P, P, P, P, 0.14, 0.13, 0.12, 0.11, 0.10, 0.09]  # drops at step 4
+    # At step 6 its best, 0.12, is worse than the median of EARLY's 0.01 and LATE's 0.06.
+    assert _pruned_at(_study(PlateauPruner(2, 0), EARLY, LATE), slow) == 6
+    # With fewer completed trials than n_startup_trials, a trial that dropped is kept.
+    assert _pruned_at(_study(PlateauPruner(3, 0), EARLY, LATE), slow) is None
+
+
+def test_on_a_smoothly_falling_loss_it_is_the_median_pruner_after_a_settle() -> None:
+    good = [1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.08, 0.06, 0.05, 0.04]
+    worse = [1.0, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
+    study = _study(PlateauPruner(2, 5), good, good)
+    assert _pruned_at(study, worse) == 3  # dropped at step 1, ranked from step 3
+    assert _pruned_at(study, good) is None
 
 
 def test_maximize_mirrors_minimize() -> None:
     flip = [[1 - v for v in curve] for curve in (EARLY, LATE)]
     study = _study(PlateauPruner(2, 0), *flip, maximize=True)
-    assert _pruned_at(study, [1 - P] * 10) == 7
+    assert _pruned_at(study, [1 - P] * 10) == 6
 
 
 def test_a_diverged_trial_counts_as_worst_not_best() -> None:
     study = _study(PlateauPruner(2, 0), EARLY, LATE)
-    assert _pruned_at(study, [P, P, P, P, P, P, P, math.nan, math.nan, math.nan]) == 7
+    assert _pruned_at(study, [P, P, math.nan, math.nan, math.nan, math.nan, math.nan]) == 6
 
 
 @pytest.mark.parametrize(
