@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import table
 from benchmarks.measure import Row, alternate
-from benchmarks.pruning import TARGET, outcome
+from benchmarks.pruning import TARGET, epoch_clock, outcome
 
 
 def test_a_row_is_judged_on_its_ratio() -> None:
@@ -44,39 +44,51 @@ def test_unknown_case_is_refused_with_the_choices(capsys: pytest.CaptureFixture[
     assert "overhead" in capsys.readouterr().err
 
 
-def _trial(start: dt.datetime, seconds: float, values: list[float]) -> optuna.trial.FrozenTrial:
+def _trial(number: int, values: list[float]) -> optuna.trial.FrozenTrial:
+    start = dt.datetime(2026, 1, 1)
     return optuna.trial.FrozenTrial(
-        number=0,
+        number=number,
         state=optuna.trial.TrialState.PRUNED,
         value=None,
         datetime_start=start,
-        datetime_complete=start + dt.timedelta(seconds=seconds),
+        datetime_complete=start,
         params={},
         distributions={},
         user_attrs={},
         system_attrs={},
         intermediate_values=dict(enumerate(values)),
-        trial_id=0,
+        trial_id=number,
     )
 
 
-def test_time_to_target_interpolates_within_the_first_trial_to_reach_it() -> None:
-    t0 = dt.datetime(2026, 1, 1)
+def test_time_to_target_is_when_the_first_epoch_below_it_was_reported() -> None:
     study = optuna.create_study()
-    study.add_trial(_trial(t0, 10.0, [0.167, 0.167]))  # never reaches it: 2 epochs
-    # starts at 10 s, reaches the target at its 3rd of 4 epochs: 10 + 3/4 * 8 = 16 s
-    study.add_trial(_trial(t0 + dt.timedelta(seconds=10), 8.0, [0.1, 0.05, TARGET / 2, 0.001]))
-    got = outcome(study, t0)
-    assert got.epochs == 6
+    study.add_trial(_trial(0, [0.167, 0.167]))  # never reaches it: 2 epochs
+    study.add_trial(_trial(1, [0.1, 0.05, TARGET / 2, 0.001]))  # reaches it at its 3rd epoch
+    study.add_trial(_trial(2, [TARGET / 3]))  # reaches it too, but later
+    marks = {(1, 2): (16.0, 12.0), (2, 0): (20.0, 15.0)}
+    got = outcome(study, marks)
+    assert got.epochs == 7
     assert got.epochs_to_target == 2 + 3
     assert got.best == 0.001
-    assert got.to_target == pytest.approx(16.0)
+    assert (got.to_target, got.cpu_to_target) == (16.0, 12.0)
+
+
+def test_the_clock_marks_each_report_and_lets_go_of_optuna_after() -> None:
+    with epoch_clock() as marks:
+        trial = optuna.create_study().ask()
+        trial.report(0.5, 0)
+        trial.report(0.4, 1)
+    assert sorted(marks) == [(0, 0), (0, 1)]
+    assert marks[(0, 0)][0] <= marks[(0, 1)][0]
+    trial.report(0.3, 2)
+    assert len(marks) == 2
 
 
 def test_no_trial_at_the_target_is_infinitely_far() -> None:
     study = optuna.create_study()
-    study.add_trial(_trial(dt.datetime(2026, 1, 1), 1.0, [0.2, math.nan]))
-    got = outcome(study, dt.datetime(2026, 1, 1))
+    study.add_trial(_trial(0, [0.2, math.nan]))
+    got = outcome(study, {})
     assert (got.best, got.to_target, got.epochs_to_target) == (0.2, math.inf, math.inf)
 
 
