@@ -10,7 +10,8 @@ to avoid that, each pruned trial costs half its epochs or more. `PlateauPruner` 
   step at which its best value so far is `min_drop` (relative) below it;
 - prunes a trial still on the plateau once it has stayed there longer than every finished
   trial (complete or pruned) that left it: at the slowest such trial's drop step. While no
-  trial has left it, a trial may wait `n_warmup_steps` steps (by default half the epochs);
+  trial has left it, the first trial runs to the end, and later ones may wait `n_warmup_steps`
+  steps (by default half the epochs);
 - judges a trial that has dropped as the median pruner would, on its best value so far against
   the median of the completed trials' best values at the same step, once `n_startup_trials`
   trials have completed and two steps have passed since its drop (the first ones are noisy).
@@ -63,10 +64,14 @@ class PlateauPruner(BasePruner):
         plateau = statistics.median([c[0] for _, c in curves if c] + [mine[0]])
         level = plateau - self.min_drop * abs(plateau)
         dropped = _drop_step(mine, level)
+        complete = [c for state, c in curves if state == TrialState.COMPLETE]
         if dropped is None:
             seen = [d for _, c in curves if (d := _drop_step(c, level)) is not None]
-            return step >= (max(seen) if seen else self.n_warmup_steps)
-        complete = [c for state, c in curves if state == TrialState.COMPLETE]
+            if seen:
+                return step >= max(seen)
+            # Nothing has dropped: the warm-up, once one trial has completed, so a study always
+            # has a best trial even when nothing leaves the plateau.
+            return bool(complete) and step >= self.n_warmup_steps
         if len(complete) < max(self.n_startup_trials, 1) or step < dropped + SETTLE_STEPS:
             return False
         others = [c[step] for c in complete if len(c) > step]

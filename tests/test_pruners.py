@@ -65,6 +65,10 @@ def test_while_no_trial_has_dropped_a_trial_waits_the_warmup() -> None:
     assert _pruned_at(_study(PlateauPruner(1, 8), [P] * 10, [P] * 10), LATE) is None
 
 
+def test_the_first_trial_runs_to_the_end_so_the_study_has_a_best() -> None:
+    assert _pruned_at(_study(PlateauPruner(0, 0)), [P] * 10) is None
+
+
 def test_a_trial_that_dropped_is_judged_against_the_completed_ones_after_settling() -> None:
     slow = [P, P, P, P, 0.14, 0.13, 0.12, 0.11, 0.10, 0.09]  # drops at step 4
     # At step 6 its best, 0.12, is worse than the median of EARLY's 0.01 and LATE's 0.06.
