@@ -13,6 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import optuna
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
@@ -20,7 +21,6 @@ from sweeps.secrets import redact
 from sweeps.storage import file_lock
 
 if TYPE_CHECKING:
-    import optuna
     from mlflow.entities import Run
     from optuna.trial import FrozenTrial
 
@@ -140,7 +140,9 @@ class Tracker:
         The best value itself is logged once per finished trial by the leaderboard, so a
         resume that runs nothing adds nothing.
         """
-        completed = [t for t in study.get_trials(deepcopy=False) if t.values is not None]
+        # COMPLETE only: a pruned trial carries its last value, but best_trial ignores it and
+        # raised "no trials are completed yet" when every trial was pruned.
+        completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if completed and len(study.directions) == 1:
             best = study.best_trial
             self.client.log_batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
@@ -86,3 +87,17 @@ def test_trial_value_of_a_failed_or_silent_trial_is_none() -> None:
     failed = create_trial(state=TrialState.FAIL)
     pruned_early = create_trial(state=TrialState.PRUNED)
     assert trial_value(failed) is None and trial_value(pruned_early) is None
+
+
+def test_parent_run_closes_when_every_trial_was_pruned(tmp_path: Path) -> None:
+    from sweeps.tracking import Tracker
+
+    study = optuna.create_study()
+    trial = study.ask()
+    trial.report(0.5, step=0)
+    study.tell(trial, state=TrialState.PRUNED)  # it carries 0.5, yet nothing completed
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "all-pruned")
+    run_id = tracker.client.create_run(tracker.experiment_id).info.run_id
+    tracker.close_parent(run_id, study, status="FINISHED")  # raised ValueError before
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == "FINISHED" and "best.trial_number" not in run.data.tags
