@@ -159,11 +159,11 @@ def column_names(value: Columns | None, field: str) -> list[str]:
 def check_window_options(
     *,
     seq_len: int,
-    horizon: int = 1,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    missing: str = "error",
-    transform: str = "none",
+    horizon: int,
+    val_fraction: float,
+    test_fraction: float,
+    missing: str,
+    transform: str,
 ) -> None:
     """Raise ValueError for an option forecasting windows cannot honour, before any data is read."""
     if seq_len < 1:

@@ -33,7 +33,7 @@ import torch
 from numpy.typing import NDArray
 
 from datamodules.base import DataSpec, Split, Splits
-from datamodules.options import check_window_options, column_names
+from datamodules.options import ForecastOptions, check_window_options, column_names
 from datamodules.sources import check_columns
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -212,11 +212,12 @@ def window_splits(
     target: str | Sequence[str],
     covariates: str | Sequence[str] = (),
     seq_len: int,
-    horizon: int = 1,
-    val_fraction: float = 0.15,
-    test_fraction: float = 0.15,
-    missing: str = "error",
-    transform: str = "none",
+    # ForecastOptions holds each default once; a bare call (tests, notebooks) gets the same.
+    horizon: int = ForecastOptions.horizon,
+    val_fraction: float = ForecastOptions.val_fraction,
+    test_fraction: float = ForecastOptions.test_fraction,
+    missing: str = ForecastOptions.missing,
+    transform: str = ForecastOptions.transform,
 ) -> Splits:
     """Cut a time-ordered frame into scaled train/val/test forecasting windows (see module doc)."""
     check_window_options(
