@@ -59,9 +59,16 @@ def timed(cmd: list[str], cwd: Path) -> tuple[int, float, str]:
     return done.returncode, time.perf_counter() - start, done.stderr
 
 
+class CannotMount(OSError):
+    """Running as root without the right to mount: no folder is read-only to root then."""
+
+
 @contextmanager
 def read_only() -> Iterator[Path]:
-    """A folder nothing can be written to, even by root: a read-only tmpfs."""
+    """A folder nothing can be written to, even by root: a read-only tmpfs where allowed.
+
+    tests/test_failfast.py uses it too, and skips when it raises CannotMount.
+    """
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name) / "ro"
         folder.mkdir()
@@ -70,7 +77,9 @@ def read_only() -> Iterator[Path]:
             yield folder
             folder.chmod(0o755)
             return
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)], check=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)])
+        if mounted.returncode != 0:
+            raise CannotMount("running as root without the right to mount a read-only folder")
         try:
             yield folder
         finally:

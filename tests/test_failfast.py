@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ import pytest
 from conftest import free_port, sweep_process, tiny_raw, write_config
 from typer.testing import CliRunner
 
+from benchmarks.failfast import CannotMount
+from benchmarks.failfast import read_only as read_only_folder
 from sweeps.cli import app
 
 runner = CliRunner()
@@ -59,22 +62,14 @@ def test_debug_prints_the_traceback(config: Path, tmp_path: Path, how: str) -> N
 
 
 @pytest.fixture
-def read_only(tmp_path: Path) -> Iterator[Path]:
-    """A folder nothing can be written to, even by root: a read-only tmpfs where allowed."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
+def read_only() -> Iterator[Path]:
+    """A folder nothing can be written to, even by root (benchmarks.failfast's)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            folder = stack.enter_context(read_only_folder())
+        except CannotMount as err:
+            pytest.skip(str(err))
         yield folder
-        folder.chmod(0o755)
-        return
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)])
-    if mounted.returncode != 0:
-        pytest.skip("running as root without the right to mount a read-only folder")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 @pytest.mark.slow
