@@ -104,18 +104,17 @@ def plot_best(client: MlflowClient, study: optuna.Study) -> list[str]:
     study), from its `.json`; returns the run ids drawn. Runs already drawn are skipped."""
     from optuna.trial import TrialState
 
+    from sweeps.leaderboard import minimizing
     from sweeps.tracking import RUN_ATTR
 
     if len(study.directions) != 1:
         return []
-    sign = 1.0 if study.direction.name == "MINIMIZE" else -1.0
-    best: dict[str, optuna.trial.FrozenTrial] = {}
+    cells: dict[str, list[optuna.trial.FrozenTrial]] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        cell = str(t.params.get("model.cell", ""))
-        if t.value is not None and (cell not in best or sign * t.value < sign * best[cell].value):  # type: ignore[operator]
-            best[cell] = t
+        cells.setdefault(str(t.params.get("model.cell", "")), []).append(t)
+    pick = min if minimizing(study) else max
     drawn = []
-    for trial in best.values():
+    for trial in (pick(group, key=lambda t: float(t.values[0])) for group in cells.values()):
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id is None:
             continue
