@@ -14,6 +14,7 @@ alternate the three, so load on the machine hits each. Goals on 2 cores: 2 worke
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -110,7 +111,7 @@ def ceiling(trials: int, epochs: int, data: dict[str, int] | None = None) -> dic
     took = {}
     for name, procs, threads in (("1 process x 2 threads", 1, 2), ("2 processes x 1 thread", 2, 1)):
         share = -(-trials // procs)
-        spec = f"{threads},{share},{epochs},{yaml.safe_dump(data or {})}"
+        spec = json.dumps({"threads": threads, "trials": share, "epochs": epochs, "data": data})
         cmd = [sys.executable, "-m", "benchmarks.throughput", "--loop-child", spec]
         children = [
             subprocess.Popen(
@@ -138,12 +139,12 @@ def _loop_child(spec: str) -> None:
 
     from benchmarks.overhead import BENCH_LSTM, plain_loop
 
-    threads, trials, epochs, data = spec.split(",", 3)
-    sizes = {**RAW["data"], **(yaml.safe_load(data) or {})}
-    torch.set_num_threads(int(threads))
+    orders = json.loads(spec)
+    sizes = {**RAW["data"], **(orders["data"] or {})}
+    torch.set_num_threads(orders["threads"])
     loops = [
-        plain_loop(BENCH_LSTM, sizes["n_train"], sizes["n_val"], int(epochs), wall=True)
-        for _ in range(int(trials))
+        plain_loop(BENCH_LSTM, sizes["n_train"], sizes["n_val"], orders["epochs"], wall=True)
+        for _ in range(orders["trials"])
     ]
     print("ready", flush=True)
     sys.stdin.readline()  # the parent's go, once every process is ready
