@@ -19,7 +19,8 @@ SHAKESPEARE_FILE = "shakespeare.txt"
 
 
 def default_cache_dir() -> Path:
-    """Where downloaded corpora live: `$RNN_SWEEPS_DATA`, else `~/.cache/rnn-sweeps`."""
+    """Where downloaded corpora and built-once files live: `$RNN_SWEEPS_DATA`, else
+    `~/.cache/rnn-sweeps`."""
     env = os.environ.get("RNN_SWEEPS_DATA")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "rnn-sweeps"
 

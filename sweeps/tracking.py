@@ -17,6 +17,7 @@ import optuna
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
+from sweeps import blank_store
 from sweeps.secrets import redact
 from sweeps.storage import file_lock
 
@@ -78,7 +79,9 @@ class Tracker:
         self.uri = uri = absolute_uri(uri)
         if uri.startswith("sqlite:///"):
             # Two processes migrating a new mlflow.db at once fail with "table already exists".
-            with file_lock(Path(uri.removeprefix("sqlite:///") + ".lock")):
+            db = Path(uri.removeprefix("sqlite:///"))
+            with file_lock(db.with_name(db.name + ".lock")):
+                blank_store.seed(db)  # a copy, not 3 s of migrations, for a new store
                 self._open(experiment)
         else:
             self._open(experiment)
