@@ -73,15 +73,15 @@ class ProbeTwin:
             loss = probe_loss(task, out, y, lengths)
             keys = list(trace.hidden)
             steps = [h for key in keys for h in trace.hidden[key]]
-            grads = torch.autograd.grad(loss, steps, allow_unused=True)
-        norms = [0.0 if g is None else float(g.norm()) for g in grads]
+            grads = torch.autograd.grad(loss, steps, allow_unused=True, materialize_grads=True)
+        # One device-to-host copy for all steps: a float() per step synced a GPU T times.
+        norms = torch.stack(grads).flatten(1).norm(dim=1).tolist()  # (layers * dirs * seq_len,)
         curves, start = {}, 0
         for key in keys:
             n = len(trace.hidden[key])
             curves[key] = norms[start : start + n]
             start += n
-        mask = _step_mask(x, lengths)
-        metrics = gate_metrics(self.twin.cell, trace, mask)
+        metrics = gate_metrics(self.twin.cell, trace, _step_mask(x, lengths))
         metrics |= spectral_radii(self.twin)
         for key, curve in curves.items():
             metrics[f"{DIAG_PREFIX}{key}.grad_first_last"] = curve[0] / max(curve[-1], 1e-30)
@@ -107,31 +107,37 @@ def probe_loss(task: str, out: Tensor, y: Tensor, lengths: Tensor | None) -> Ten
 
 def gate_metrics(cell: str, trace: Trace, mask: Tensor | None) -> dict[str, float]:
     """Per layer and gate: mean and saturated share; per layer: the memory time scale."""
-    out: dict[str, float] = {}
+    found: dict[str, Tensor] = {}  # read back in one copy: a float() each synced a GPU
     for key, gates in trace.gates.items():
         for name in GATE_NAMES[cell]:
             values = torch.stack(gates[name], dim=1).detach()  # (batch, seq_len, hidden)
             if mask is not None:
-                values = values[mask.bool()]  # (real steps, hidden): padding is not behaviour
+                values = values[mask]  # (real steps, hidden): padding is not behaviour
             values = values.reshape(-1, values.shape[-1])
             saturated = (values < SATURATION) | (values > 1 - SATURATION)
-            out[f"{DIAG_PREFIX}{key}.{name}.mean"] = float(values.mean())
-            out[f"{DIAG_PREFIX}{key}.{name}.sat"] = float(saturated.float().mean())
+            found[f"{DIAG_PREFIX}{key}.{name}.mean"] = values.mean()
+            found[f"{DIAG_PREFIX}{key}.{name}.sat"] = saturated.float().mean()
             if name == MEMORY_GATE.get(cell):
-                out[f"{DIAG_PREFIX}{key}.timescale"] = memory_timescale(values.mean(0))
-    return out
+                found[f"{DIAG_PREFIX}{key}.timescale"] = _timescale(values.mean(0))
+    if not found:
+        return {}
+    return dict(zip(found, torch.stack(list(found.values())).tolist(), strict=True))
 
 
 def memory_timescale(keep: Tensor) -> float:
     """Median over units of -1/ln(k): the steps over which a unit keeps e^-1 of its state."""
+    return float(_timescale(keep))
+
+
+def _timescale(keep: Tensor) -> Tensor:
     keep = keep.clamp(1e-6, 1 - 1e-6)
-    return float((-1.0 / keep.log()).median())
+    return (-1.0 / keep.log()).median()
 
 
 def spectral_radii(net: RecurrentNet) -> dict[str, float]:
     """Largest |eigenvalue| of each recurrent block W_h* of every layer and direction."""
     assert isinstance(net.rnn, ReferenceRecurrent)
-    out: dict[str, float] = {}
+    names, squares = [], []
     hidden, blocks = net.hidden_size, BLOCKS[net.cell]
     for name, weight in net.rnn.named_parameters():
         if not name.startswith("weight_hh_"):
@@ -139,10 +145,12 @@ def spectral_radii(net: RecurrentNet) -> dict[str, float]:
         layer = name.removeprefix("weight_hh_").replace("_reverse", "r")  # l0, l0r, l1, ...
         assert weight.shape[0] == GATES[net.cell] * hidden
         for i, block in enumerate(blocks):
-            square = weight[i * hidden : (i + 1) * hidden].detach().double().cpu()
-            rho = float(torch.linalg.eigvals(square).abs().max())
-            out[f"{DIAG_PREFIX}{layer}.rho{'.' + block if block else ''}"] = rho
-    return out
+            names.append(f"{DIAG_PREFIX}{layer}.rho{'.' + block if block else ''}")
+            squares.append(weight[i * hidden : (i + 1) * hidden].detach())
+    # All blocks in one copy to the host and one batched call: (blocks, hidden, hidden).
+    stacked = torch.stack(squares).double().cpu()
+    radii = torch.linalg.eigvals(stacked).abs().amax(dim=-1).tolist()
+    return dict(zip(names, radii, strict=True))
 
 
 def _step_mask(x: Tensor, lengths: Tensor | None) -> Tensor | None:
