@@ -103,10 +103,35 @@ class OptimizerOptions:
 MAX_EPOCHS = 10
 
 
-def check_max_epochs(max_epochs: int) -> None:
+def check_max_epochs(max_epochs: int) -> int:
     """trainer.max_epochs: the scheduler's horizon and the training length."""
     if max_epochs < 1:
         raise ValueError(f"trainer.max_epochs must be >= 1, but got {max_epochs}")
+    return max_epochs
+
+
+# When the diagnostics probe runs: true or "log" at epochs 0, 1, 2, 4, 8, 16, ... (the gradient
+# curve changes most early), an integer N every N-th epoch (1: all), false never. The last epoch
+# of a trial that ends normally is always probed. Probing every epoch cost a small model about a
+# sixth of its training time (README, "Why a cell wins").
+DIAGNOSTICS: bool | int | str = True
+
+
+def check_diagnostics(value: object) -> bool | int | str:
+    """trainer.diagnostics: true, false, "log" or an integer >= 1 (strings like "4" refused)."""
+    if isinstance(value, bool) or value == "log" or (type(value) is int and value >= 1):
+        return value
+    raise ValueError(
+        "trainer.diagnostics must be true or 'log' (probe epochs 0, 1, 2, 4, 8, ... and the "
+        f"last), an integer N >= 1 (every N-th epoch and the last) or false, but got {value!r}"
+    )
+
+
+def probe_due(epoch: int, diagnostics: bool | int | str) -> bool:
+    """Whether a checked trainer.diagnostics probes after 0-based `epoch` (the last apart)."""
+    if diagnostics is True or diagnostics == "log":
+        return epoch & (epoch - 1) == 0  # 0 and the powers of two
+    return type(diagnostics) is int and epoch % diagnostics == 0
 
 
 NET = NetOptions()

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -23,11 +25,13 @@ from pydantic import (
 from datamodules.catalog import dataset_info, option_fields, resolve
 from datamodules.options import BATCH_SIZE, check_batch_size
 from models.options import (
+    DIAGNOSTICS,
     MAX_EPOCHS,
     NET,
     OPTIMIZER,
     NetOptions,
     OptimizerOptions,
+    check_diagnostics,
     check_max_epochs,
     known,
 )
@@ -98,20 +102,15 @@ class OptimizerConfig(_Strict):
 
 
 class TrainerConfig(_Strict):
-    max_epochs: int = MAX_EPOCHS
+    max_epochs: Annotated[int, AfterValidator(check_max_epochs)] = MAX_EPOCHS
     patience: int | None = Field(None, ge=1)  # early stopping on search.metric; null = off
     accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
     # Cap batches per epoch on a large corpus, so an "epoch" is a fixed amount of work.
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)
-    # Per-epoch gate and gradient diagnostics (diag.* metrics) on a probe batch, when tracked.
-    diagnostics: bool = True
-
-    @field_validator("max_epochs")
-    @classmethod
-    def _max_epochs(cls, value: int) -> int:
-        check_max_epochs(value)
-        return value
+    # Gate and gradient diagnostics (diag.* metrics) on a probe batch, when tracked; at which
+    # epochs: models/options.py (true = "log": 0, 1, 2, 4, 8, ...; N: every N-th; false: off).
+    diagnostics: Annotated[bool | int | str, BeforeValidator(check_diagnostics)] = DIAGNOSTICS
 
 
 class ParamSpec(_Strict):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytorch_lightning as pl
 
 from models.diagnostics import ProbeTwin, finite
+from models.options import DIAGNOSTICS, check_diagnostics, probe_due
 
 if TYPE_CHECKING:
     import optuna
@@ -25,8 +26,11 @@ CURVE_NAME = "grad_over_time"
 
 
 class DiagnosticsLog(pl.Callback):
-    """After each validation, probes the model on a fixed batch with the reference cells.
+    """After the validations of a schedule, probes the model on a fixed batch.
 
+    `every` reads as `trainer.diagnostics`: true or "log" probes after epochs 0, 1, 2, 4, 8, ...,
+    an integer N after every N-th; always also after the last epoch (at max_epochs, or at train
+    end when training stopped early; a pruned trial has no last epoch).
     Logs the `diag.*` metrics as that epoch's values (with a `sink`, in the same MLflow call as
     the epoch's own metrics) and, when training ends (pruned included), saves the
     gradient-over-time curves as `diagnostics/grad_over_time.json`, and as `.png` with `plot`.
@@ -40,10 +44,12 @@ class DiagnosticsLog(pl.Callback):
         run: TrialRun,
         probe_size: int = PROBE_SIZE,
         *,
+        every: bool | int | str = DIAGNOSTICS,
         sink: EpochCurves | None = None,
         plot: bool = False,
     ) -> None:
         self.run = run
+        self.every = check_diagnostics(every)
         self.sink = sink
         self.plot = plot
         self.probe_size = probe_size
@@ -52,6 +58,7 @@ class DiagnosticsLog(pl.Callback):
         self._twin: ProbeTwin | None = None
         self._batch: tuple[Any, ...] = ()
         self._saved = False
+        self._validated = -1  # the last epoch whose validation ended
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         datamodule: Any = trainer.datamodule  # type: ignore[attr-defined]
@@ -62,16 +69,26 @@ class DiagnosticsLog(pl.Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self._twin is None:
             return
-        found = self._twin.diagnose(pl_module.net, self._batch, pl_module.task)  # type: ignore[arg-type]
-        if self.sink is not None:
-            self.sink.add(finite(found.metrics), epoch=trainer.current_epoch)
-        else:
-            self.run.log_epoch(finite(found.metrics), epoch=trainer.current_epoch)
-        self.epochs.append(trainer.current_epoch)
-        self.curves.append(found.grad_over_time)
+        epoch = self._validated = trainer.current_epoch
+        last = 0 < (trainer.max_epochs or 0) <= epoch + 1  # -1 or None: no last epoch
+        if probe_due(epoch, self.every) or last:
+            self._probe(pl_module, epoch)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # Stopped early (patience, a stop request): the weights are still the last epoch's.
+        if self._validated >= 0 and self._validated not in self.epochs:
+            self._probe(pl_module, self._validated)
         self._save()
+
+    def _probe(self, pl_module: pl.LightningModule, epoch: int) -> None:
+        assert self._twin is not None
+        found = self._twin.diagnose(pl_module.net, self._batch, pl_module.task)  # type: ignore[arg-type]
+        if self.sink is not None:  # at train end the epoch's batch has gone: add sends alone
+            self.sink.add(finite(found.metrics), epoch=epoch)
+        else:
+            self.run.log_epoch(finite(found.metrics), epoch=epoch)
+        self.epochs.append(epoch)
+        self.curves.append(found.grad_over_time)
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException

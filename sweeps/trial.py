@@ -136,7 +136,9 @@ def train(
     curves = EpochCurves(run) if run is not None else None
     callbacks: list[pl.Callback] = [curves] if curves is not None else []
     if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
-        callbacks.append(DiagnosticsLog(run, sink=curves, plot=plot))
+        callbacks.append(
+            DiagnosticsLog(run, every=config.trainer.diagnostics, sink=curves, plot=plot)
+        )
     callbacks += [StopCheck(), watch, checkpoint]
     last = workdir / "last.ckpt"
     resumed_from = _resume_point(workdir, config) if resume else 0

@@ -18,8 +18,12 @@ from optuna.trial import TrialState
 from datamodules.synthetic import AddingDataModule
 from models.diagnostics import ProbeTwin, memory_timescale
 from models.lit_module import SequenceModule
+from models.options import probe_due
 from models.recurrent import RecurrentNet
+from sweeps.callbacks import EpochCurves
+from sweeps.config import validate
 from sweeps.diagnosis import DiagnosticsLog
+from sweeps.errors import ConfigError
 
 SEQ = 12
 
@@ -97,23 +101,36 @@ class _Client:
 
 
 class _Run:
-    """The slice of TrialRun the callback uses: per-epoch metrics and artifacts."""
+    """The slice of TrialRun the callbacks use: per-epoch metrics and artifacts."""
 
     def __init__(self, folder: Path) -> None:
         self.run_id, self.client = "r", _Client(folder)
         self.epochs: dict[int, dict[str, float]] = {}
+        self.calls: list[tuple[int, set[str]]] = []  # one per MLflow batch: epoch, names
 
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
-        self.epochs[epoch] = metrics
+        self.epochs[epoch] = {**self.epochs.get(epoch, {}), **metrics}
+        self.calls.append((epoch, set(metrics)))
 
 
-def _fit(callbacks: list[pl.Callback]) -> SequenceModule:
+class _StopAfter(pl.Callback):
+    """Stops training after an epoch's validation, as early stopping or a stop request does."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+def _fit(callbacks: list[pl.Callback], max_epochs: int = 2) -> SequenceModule:
     pl.seed_everything(0, verbose=False)
     dm = AddingDataModule(seq_len=SEQ, batch_size=32, n_train=128, n_val=64, n_test=64)
     dm.setup("fit")
     module = SequenceModule(RecurrentNet(2, 1, cell="lstm", hidden_size=6), task="regression")
     trainer = pl.Trainer(
-        max_epochs=2,
+        max_epochs=max_epochs,
         logger=False,
         enable_progress_bar=False,
         enable_checkpointing=False,
@@ -125,7 +142,7 @@ def _fit(callbacks: list[pl.Callback]) -> SequenceModule:
     return module
 
 
-def test_callback_logs_each_epoch_and_saves_artifacts_without_changing_training(
+def test_callback_logs_probed_epochs_and_saves_artifacts_without_changing_training(
     tmp_path: Path,
 ) -> None:
     run: Any = _Run(tmp_path)
@@ -140,6 +157,62 @@ def test_callback_logs_each_epoch_and_saves_artifacts_without_changing_training(
     assert (tmp_path / "diagnostics" / "grad_over_time.png").stat().st_size > 1000
 
 
+def test_probe_schedule_is_log_spaced_or_every_nth() -> None:
+    def due(diagnostics: bool | int | str) -> list[int]:
+        return [e for e in range(40) if probe_due(e, diagnostics)]
+
+    assert due(True) == due("log") == [0, 1, 2, 4, 8, 16, 32]
+    assert due(1) == list(range(40))
+    assert due(10) == [0, 10, 20, 30]
+    assert due(False) == []
+
+
+@pytest.mark.parametrize(
+    ("every", "stop", "probed", "alone"),
+    [
+        ("log", None, [0, 1, 2, 4, 6], []),  # epoch 6 is the last of 7
+        (3, None, [0, 3, 6], []),
+        (4, None, [0, 4, 6], []),
+        ("log", 4, [0, 1, 2, 4], []),  # stopped on a probed epoch: no second probe
+        (True, 5, [0, 1, 2, 4, 5], [5]),  # stopped early: the last epoch probed at train end
+    ],
+)
+def test_probed_epochs_follow_the_schedule_and_end_on_the_last(
+    tmp_path: Path, every: bool | int | str, stop: int | None, probed: list[int], alone: list[int]
+) -> None:
+    run: Any = _Run(tmp_path)
+    sink = EpochCurves(run)
+    stops = [] if stop is None else [_StopAfter(stop)]
+    _fit([sink, DiagnosticsLog(run, every=every, sink=sink), *stops], max_epochs=7)
+    assert sorted(run.epochs) == list(range(7 if stop is None else stop + 1))
+    diag = [epoch for epoch, names in run.calls if "diag.l0.f.mean" in names]
+    assert diag == probed  # each at its own epoch, as MLflow steps
+    # In the epoch's own batch, unless the probe ran at train end, after that batch went.
+    assert [epoch for epoch, names in run.calls if "val_loss" not in names] == alone
+    data = json.loads((tmp_path / "diagnostics" / "grad_over_time.json").read_text())
+    assert data["epochs"] == probed and len(data["curves"]["l0"]) == len(probed)
+
+
+@pytest.mark.parametrize("bad", ["4", 0, -2, 2.5, "every", None])
+def test_a_bad_probe_schedule_is_a_one_line_error(bad: object) -> None:
+    raw = tiny_raw()
+    raw["trainer"]["diagnostics"] = bad
+    with pytest.raises(ConfigError) as info:
+        validate(raw)
+    message = str(info.value)
+    assert message.startswith("trainer.diagnostics must be") and "\n" not in message
+    assert repr(bad) in message
+    with pytest.raises(ValueError, match="trainer.diagnostics must be"):
+        DiagnosticsLog(_Run(Path()), every=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("good", [True, False, "log", 1, 5])
+def test_probe_schedules_that_validate(good: bool | int | str) -> None:
+    raw = tiny_raw()
+    raw["trainer"]["diagnostics"] = good
+    assert validate(raw).trainer.diagnostics == good
+
+
 @pytest.mark.slow
 def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> None:
     from mlflow import MlflowClient
@@ -149,6 +222,7 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
 
     raw = tiny_raw()
     raw["search"]["n_trials"] = 4  # 4 trials, 3 cells: at least one trial is not its cell's best
+    raw["trainer"]["diagnostics"] = 2  # epochs 0 and 2 of 3: MLflow steps are the probed epochs
     config = validate(raw)
     summary = run_sweep(config, storage=f"sqlite:///{workdir / 'optuna.db'}", report=print)
     client = MlflowClient(summary.tracking_uri)
@@ -171,7 +245,7 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
             child.info.run_id,
             "diag.l0.rho" if child.data.params["model.cell"] == "rnn" else "diag.grad_first_last",
         )
-        assert sorted(m.step for m in steps) == [0, 1, 2]
+        assert sorted(m.step for m in steps) == [0, 2]
         names = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
         figure = {"diagnostics/grad_over_time.png"} if child.info.run_id in drawn else set()
         assert names == {"diagnostics/grad_over_time.json"} | figure
