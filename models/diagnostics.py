@@ -40,7 +40,7 @@ class Diagnosis:
 class ProbeTwin:
     """A reference-cell copy of a net; `diagnose` copies the net's current weights in first.
 
-    Built once per training run: copying weights each epoch is cheap, and building no new
+    Built once per training run: copying weights at each probe is cheap, and building no new
     module keeps the global random stream, hence training itself, exactly as without probes.
     """
 
