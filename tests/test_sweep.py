@@ -6,7 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import tiny_raw
+from conftest import close_open_stores, tiny_raw
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
@@ -207,6 +207,9 @@ def test_a_tracking_store_that_lost_the_parent_gets_a_new_one(
     raw = tiny_raw(trainer={"max_epochs": 1})
     raw["search"]["n_trials"] = 1
     first = run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)
+    close_open_stores()  # as a later process would find it: nothing of this one's left open
+    for old in workdir.glob("mlflow.db*"):
+        old.unlink()
     shutil.copy(mlflow_template, workdir / "mlflow.db")  # the tracking store was replaced
     raw["search"]["n_trials"] = 2
     lines: list[str] = []
