@@ -16,9 +16,9 @@ def test_a_new_store_is_seeded_from_the_blank_and_mlflow_opens_it(tmp_path: Path
     first.parent.mkdir()
     second.parent.mkdir()
 
-    assert blank_store.seed(first, cache)  # builds the blank, then copies it
-    assert blank_store.blank_path(cache).exists()
-    assert blank_store.seed(second, cache)  # copies the blank it built
+    assert blank_store.seed(first, cache_dir=cache)  # builds the blank, then copies it
+    assert blank_store.blank_path(cache_dir=cache).exists()
+    assert blank_store.seed(second, cache_dir=cache)  # copies the blank it built
     assert not list(cache.glob("*.tmp")) and not list(second.parent.glob("*.tmp"))
 
     client = MlflowClient(tracking_uri=f"sqlite:///{second}")  # checks the schema revision
@@ -34,7 +34,7 @@ def test_an_existing_store_keeps_its_runs(tmp_path: Path) -> None:
     tracker = Tracker(f"sqlite:///{db}", "kept")
     run = tracker.client.create_run(tracker.experiment_id)
 
-    assert not blank_store.seed(db, tmp_path / "cache")
+    assert not blank_store.seed(db, cache_dir=tmp_path / "cache")
     assert Tracker(f"sqlite:///{db}", "kept").client.get_run(run.info.run_id)
     assert not (tmp_path / "cache").exists()  # nothing built for a store that exists
 
@@ -44,7 +44,18 @@ def test_without_a_usable_cache_mlflow_builds_the_store_itself(tmp_path: Path) -
     not_a_folder.write_text("a file where the cache folder should be")
     db = tmp_path / "mlflow.db"
 
-    assert not blank_store.seed(db, not_a_folder)
+    assert not blank_store.seed(db, cache_dir=not_a_folder)
     assert not db.exists()
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")  # MLflow migrates it as before
     assert client.get_experiment_by_name("Default") is not None
+
+
+def test_a_new_optuna_store_is_seeded_and_optuna_uses_it(tmp_path: Path) -> None:
+    import optuna
+
+    db = tmp_path / "optuna.db"
+    assert blank_store.seed(db, "optuna", tmp_path / "cache")
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db}")  # checks the schema version
+    study = optuna.create_study(storage=storage, study_name="seeded")
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    assert len(optuna.load_study(study_name="seeded", storage=f"sqlite:///{db}").trials) == 2
