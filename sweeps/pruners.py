@@ -14,7 +14,9 @@ to avoid that, each pruned trial costs half its epochs or more. `PlateauPruner` 
   steps (by default half the epochs);
 - judges a trial that has dropped as the median pruner would, on its best value so far against
   the median of the completed trials' best values at the same step, once `n_startup_trials`
-  trials have completed and two steps have passed since its drop (the first ones are noisy).
+  trials have completed and two steps have passed since its drop (the first ones are noisy);
+- never prunes at the last of `max_steps` steps, where pruning saves nothing and would only
+  take the trial's result (a one-epoch sweep completes its trials).
 
 On a loss that falls smoothly from the start every trial drops at once, and it is the median
 pruner with a two-step warm-up. The risk it takes: in a study where no trial leaves the plateau
@@ -39,23 +41,30 @@ class PlateauPruner(BasePruner):
     """Prunes trials that stay on the plateau longer than the others did, or fall behind after."""
 
     def __init__(
-        self, n_startup_trials: int = 1, n_warmup_steps: int = 5, min_drop: float = 0.1
+        self,
+        n_startup_trials: int = 1,
+        n_warmup_steps: int = 5,
+        min_drop: float = 0.1,
+        max_steps: int | None = None,
     ) -> None:
         if n_startup_trials < 0 or n_warmup_steps < 0:
             raise ValueError(
                 f"n_startup_trials and n_warmup_steps must be >= 0, but got "
                 f"{n_startup_trials=} and {n_warmup_steps=}"
             )
+        if max_steps is not None and max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1 or None, but got {max_steps=}")
         if not 0 < min_drop < 1:
             raise ValueError(f"min_drop must be in (0, 1), but got {min_drop}")
         self.n_startup_trials = n_startup_trials
         self.n_warmup_steps = n_warmup_steps
         self.min_drop = min_drop
+        self.max_steps = max_steps
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         """Whether `trial` waited out the plateau too long, or fell behind after leaving it."""
         step = trial.last_step
-        if step is None:
+        if step is None or (self.max_steps is not None and step >= self.max_steps - 1):
             return False
         sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
         done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))

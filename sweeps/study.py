@@ -91,8 +91,8 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
         )
     if cfg.name == "plateau":
         if cfg.n_startup_trials is None:
-            return PlateauPruner(n_warmup_steps=warmup)
-        return PlateauPruner(cfg.n_startup_trials, warmup)
+            return PlateauPruner(n_warmup_steps=warmup, max_steps=max_epochs)
+        return PlateauPruner(cfg.n_startup_trials, warmup, max_steps=max_epochs)
     if cfg.name == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")

@@ -69,6 +69,14 @@ def test_the_first_trial_runs_to_the_end_so_the_study_has_a_best() -> None:
     assert _pruned_at(_study(PlateauPruner(0, 0)), [P] * 10) is None
 
 
+def test_the_last_step_is_never_pruned_where_it_would_save_nothing() -> None:
+    flat = _study(PlateauPruner(n_warmup_steps=0), [P])
+    assert _pruned_at(flat, [P]) == 0
+    assert _pruned_at(_study(PlateauPruner(n_warmup_steps=0, max_steps=1), [P]), [P]) is None
+    # Before the last step it prunes as before.
+    assert _pruned_at(_study(PlateauPruner(2, 0, max_steps=10), EARLY, LATE), [P] * 10) == 6
+
+
 def test_a_trial_that_dropped_is_judged_against_the_completed_ones_after_settling() -> None:
     slow = [P, P, P, P, 0.14, 0.13, 0.12, 0.11, 0.10, 0.09]  # drops at step 4
     # At step 6 its best, 0.12, is worse than the median of EARLY's 0.01 and LATE's 0.06.
@@ -98,7 +106,11 @@ def test_a_diverged_trial_counts_as_worst_not_best() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"n_startup_trials": -1}, "n_startup_trials"), ({"min_drop": 1.0}, "min_drop")],
+    [
+        ({"n_startup_trials": -1}, "n_startup_trials"),
+        ({"min_drop": 1.0}, "min_drop"),
+        ({"max_steps": 0}, "max_steps"),
+    ],
 )
 def test_bad_options_name_the_field(kwargs: dict[str, float], field: str) -> None:
     with pytest.raises(ValueError, match=field):

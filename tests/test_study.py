@@ -59,6 +59,16 @@ def test_default_warmup_is_half_the_epochs() -> None:
     assert late.should_prune()
 
 
+def test_the_default_pruner_completes_every_trial_of_a_one_epoch_sweep() -> None:
+    # Warm-up 0 of 1 epoch: pruning at the last step would only take the trials' results.
+    study = optuna.create_study(pruner=make_pruner(PrunerConfig(), max_epochs=1))
+    for _ in range(3):
+        trial = study.ask()
+        trial.report(0.167, 0)
+        assert not trial.should_prune()
+        study.tell(trial, 0.167)
+
+
 def test_resuming_with_the_other_direction_is_a_config_error(tmp_path: object) -> None:
     from pathlib import Path
 
