@@ -140,8 +140,8 @@ class PrunerConfig(_Strict):
     # needs a warm-up so long that it saves a fifth of the epochs (benchmarks/pruning.py).
     # plateau prunes trials that stay on it longer than the others did (sweeps/pruners.py).
     name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "plateau"
-    # Completed trials before any pruning; null = 4 (median, percentile), 1 (plateau, whose
-    # plateau rule waits for a trial to have dropped instead).
+    # Completed trials before any pruning; null = 4 (median, percentile), 2 (plateau, whose
+    # plateau rule needs none: this many before it ranks the trials that left the plateau).
     n_startup_trials: int | None = Field(None, ge=0)
     n_warmup_steps: int | None = Field(None, ge=0)  # epochs; null = half of max_epochs
     percentile: float = Field(25.0, gt=0.0, lt=100.0)

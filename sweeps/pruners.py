@@ -10,17 +10,22 @@ to avoid that, each pruned trial costs half its epochs or more. `PlateauPruner` 
   step at which its best value so far is `min_drop` (relative) below it;
 - prunes a trial still on the plateau once it has stayed there longer than every finished
   trial (complete or pruned) that left it: at the slowest such trial's drop step. While no
-  trial has left it, the first trial runs to the end, and later ones may wait `n_warmup_steps`
-  steps (by default half the epochs);
+  trial has left it, every trial, the first included, may wait `n_warmup_steps` steps (by
+  default half the epochs): a first trial that runs to the end on the plateau tells nothing
+  about when drops come, and cost about half a trial in the benchmark (README, Pruning that pays);
 - judges a trial that has dropped as the median pruner would, on its best value so far against
   the median of the completed trials' best values at the same step, once `n_startup_trials`
-  trials have completed and two steps have passed since its drop (the first ones are noisy);
+  (two) trials have completed and two steps have passed since its drop (the first ones are
+  noisy). Against a single completed trial the "median" is one rival: in the benchmark's
+  replays that pruned the eventual best, a step or two behind the first good trial;
 - never prunes at the last of `max_steps` steps, where pruning saves nothing and would only
   take the trial's result (a one-epoch sweep completes its trials).
 
 On a loss that falls smoothly from the start every trial drops at once, and it is the median
-pruner with a two-step warm-up. The risk it takes: in a study where no trial leaves the plateau
-within `n_warmup_steps`, it prunes every late bloomer; raise the warm-up (or max_epochs) there.
+pruner with a two-step warm-up. The risks it takes: in a study where no trial leaves the plateau
+within `n_warmup_steps`, it prunes every late bloomer, and every trial ends pruned (the study
+has no best trial; the leaderboard still lists each trial's best report); raise the warm-up
+(or max_epochs) there.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class PlateauPruner(BasePruner):
 
     def __init__(
         self,
-        n_startup_trials: int = 1,
+        n_startup_trials: int = 2,
         n_warmup_steps: int = 5,
         min_drop: float = 0.1,
         max_steps: int | None = None,
@@ -73,14 +78,10 @@ class PlateauPruner(BasePruner):
         plateau = statistics.median([c[0] for _, c in curves if c] + [mine[0]])
         level = plateau - self.min_drop * abs(plateau)
         dropped = _drop_step(mine, level)
-        complete = [c for state, c in curves if state == TrialState.COMPLETE]
         if dropped is None:
             seen = [d for _, c in curves if (d := _drop_step(c, level)) is not None]
-            if seen:
-                return step >= max(seen)
-            # Nothing has dropped: the warm-up, once one trial has completed, so a study always
-            # has a best trial even when nothing leaves the plateau.
-            return bool(complete) and step >= self.n_warmup_steps
+            return step >= (max(seen) if seen else self.n_warmup_steps)
+        complete = [c for state, c in curves if state == TrialState.COMPLETE]
         if len(complete) < max(self.n_startup_trials, 1) or step < dropped + SETTLE_STEPS:
             return False
         others = [c[step] for c in complete if len(c) > step]
