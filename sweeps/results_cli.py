@@ -61,7 +61,9 @@ def _echo_best(st: Any) -> None:
     from optuna.trial import TrialState
 
     if not st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        typer.echo("no completed trial yet")
+        from sweeps.study import no_completed_trial
+
+        typer.echo(no_completed_trial(st))
         return
     if len(st.directions) > 1:
         from sweeps.leaderboard import objective_names, ranked

@@ -168,13 +168,26 @@ def load_existing(name: str, storage: str) -> optuna.Study:
         raise ConfigError(f"no study {name!r} in {redact(storage)}; it holds {names}") from None
 
 
+def no_completed_trial(study: optuna.Study) -> str:
+    """Why a study has no best trial yet, and, when every trial was pruned, what to change."""
+    pruned = len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)))
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    if pruned and pruned == len(finished):
+        return (
+            f"study {study.study_name!r} has no completed trial: all {pruned} were pruned; "
+            "let trials run longer with a higher search.pruner.n_warmup_steps or "
+            "trainer.max_epochs, or search.pruner.name: none"
+        )
+    return f"study {study.study_name!r} has no completed trial yet"
+
+
 def best_config_yaml(study: optuna.Study) -> str:
     """The full config the best trial ran with, as YAML: `sweep train` reruns it."""
     import yaml
 
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not completed:
-        raise ConfigError(f"study {study.study_name!r} has no completed trial yet")
+        raise ConfigError(no_completed_trial(study))
     if len(study.directions) > 1:  # no single best: the front's best on the first objective
         first_best = max if study.directions[0].name == "MAXIMIZE" else min
         chosen = first_best(study.best_trials, key=lambda t: t.values[0])

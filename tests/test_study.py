@@ -7,6 +7,7 @@ import pytest
 from conftest import tiny_raw
 
 from sweeps.config import PrunerConfig, SamplerConfig, validate
+from sweeps.errors import ConfigError
 from sweeps.pruners import PlateauPruner
 from sweeps.study import make_pruner, make_sampler
 
@@ -117,3 +118,16 @@ def test_workers_with_one_seed_draw_different_trials_yet_stay_reproducible(name:
     alone = optuna.create_study(sampler=make_sampler(SamplerConfig(name=name, seed=7), config))
     again = optuna.create_study(sampler=make_sampler(SamplerConfig(name=name, seed=7), config))
     assert _ask_params([alone], rounds=4) == _ask_params([again], rounds=4)
+
+
+def test_a_study_whose_trials_were_all_pruned_says_what_to_change() -> None:
+    from sweeps.study import best_config_yaml, no_completed_trial
+
+    study = optuna.create_study(study_name="flat")
+    for _ in range(2):
+        study.tell(study.ask(), state=optuna.trial.TrialState.PRUNED)
+    with pytest.raises(ConfigError, match=r"all 2 were pruned.*search\.pruner\.n_warmup_steps"):
+        best_config_yaml(study)
+
+    study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)  # not the pruner's doing
+    assert no_completed_trial(study) == "study 'flat' has no completed trial yet"
