@@ -2,9 +2,10 @@
 
 The adding problem at T = 100, whose loss sits on the 0.167 plateau before good trials drop.
 Per seed, three studies with the same budget (trials, epochs per trial), search space and
-sampler seed run in turn: the platform (`run_sweep`, MLflow and SQLite included) with its
-default pruner (`plateau`) and with no pruning, and the hand-written TPE + MedianPruner script
-(benchmarks/tpe_script.py). Figures are medians over the seeds.
+sampler seed (so the same trials, in the same order) run in turn: the platform (`run_sweep`,
+MLflow and SQLite included) with its default pruner (`plateau`) and with no pruning, and the
+hand-written TPE + MedianPruner script (benchmarks/tpe_script.py). Figures are medians over the
+seeds.
 
 The budget is 20 epochs a trial, as in configs/adding.yaml: good trials leave the plateau at
 epochs 5 to 11, so with 10 epochs a trial that waits for the drop costs more than half of
