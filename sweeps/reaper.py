@@ -71,9 +71,10 @@ def alive(pid: int, start: str | None) -> bool:
 def claim(trial: optuna.Trial, session: str) -> None:
     """Record this process as the trial's owner, with a first heartbeat."""
     pid = os.getpid()
-    trial.set_user_attr(HOST_ATTR, socket.gethostname())
+    # The host goes last: a reaper that sees it on its own host reads the pid next.
     trial.set_user_attr(PID_ATTR, pid)
     trial.set_user_attr(START_ATTR, _proc_start(pid))
+    trial.set_user_attr(HOST_ATTR, socket.gethostname())
     trial.set_user_attr(SESSION_ATTR, session)
     trial.set_user_attr(BEAT_ATTR, time.time())
 
@@ -103,7 +104,8 @@ def owner_gone(trial: FrozenTrial, heartbeat: float, now: float | None = None) -
     """Why a RUNNING trial has no live owner, or None if it may still be running."""
     now = time.time() if now is None else now
     attrs = trial.user_attrs
-    if attrs.get(HOST_ATTR) == socket.gethostname():
+    # Without a pid the claim is under way (or its process died during it): judge by beats.
+    if attrs.get(HOST_ATTR) == socket.gethostname() and PID_ATTR in attrs:
         if alive(int(attrs[PID_ATTR]), attrs.get(START_ATTR)):
             return None
         return f"its process {attrs[PID_ATTR]} on this host is gone (killed or crashed)"

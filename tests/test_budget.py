@@ -20,6 +20,7 @@ from sweeps.reaper import (
     PID_ATTR,
     RETRY_OF,
     alive,
+    owner_gone,
     reap,
     requeue_interrupted,
 )
@@ -142,3 +143,16 @@ def test_alive_tells_a_reused_pid_apart() -> None:
     assert not alive(os.getpid(), "0")  # same PID, another start time: a different process
     start = Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
     assert alive(os.getpid(), start)
+
+
+def test_a_trial_caught_mid_claim_on_this_host_is_judged_by_its_beats() -> None:
+    # Another `sweep run` on this host reaped between the claim's writes: host seen, pid not yet.
+    here, now = socket.gethostname(), time.time()
+    claiming = optuna.trial.create_trial(
+        state=TrialState.RUNNING, user_attrs={HOST_ATTR: here, BEAT_ATTR: now}
+    )
+    assert owner_gone(claiming, 10.0, now) is None
+    stale = optuna.trial.create_trial(
+        state=TrialState.RUNNING, user_attrs={HOST_ATTR: here, BEAT_ATTR: now - 100}
+    )
+    assert "no heartbeat for 100s" in str(owner_gone(stale, 10.0, now))
