@@ -38,17 +38,29 @@ def blank_path(kind: str = "mlflow", cache_dir: Path | None = None) -> Path:
     return (cache_dir or default_cache_dir()) / f"{kind}-{_version(kind)}-blank.db"
 
 
+def prepare(db: Path, kind: str) -> None:
+    """Ready the embedded store at `db` for its library: a new one is a copy of the blank, and
+    every one runs in WAL mode. Call it under the store's file lock, as `Tracker` and
+    `storage.open_storage` do: two processes must not both seed."""
+    if _is_new(db):
+        sqlite_wal.drop_stale_log(db)  # a deleted store's log would be replayed into the new one
+    seed(db, kind)
+    sqlite_wal.use_wal(db)
+
+
+def _is_new(db: Path) -> bool:
+    return not db.exists() or db.stat().st_size == 0
+
+
 def seed(db: Path, kind: str = "mlflow", cache_dir: Path | None = None) -> bool:
     """Put a blank store at `db` if nothing is there yet; False if the library must build it.
 
-    Call it under the store's file lock, as `Tracker` and `storage.open_storage` do: two
-    processes must not both seed. Any failure (an unwritable cache, a changed library internal)
-    leaves `db` alone, and the library then builds the new store as it always does.
+    Any failure (an unwritable cache, a changed library internal) leaves `db` alone, and the
+    library then builds the new store as it always does.
     """
-    if db.exists() and db.stat().st_size > 0:
+    if not _is_new(db):
         return False
     try:
-        sqlite_wal.drop_stale_log(db)
         blank = blank_path(kind, cache_dir)
         if not blank.exists():
             _build(blank, BUILDERS[kind])

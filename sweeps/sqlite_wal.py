@@ -31,8 +31,6 @@ def use_wal(db: Path) -> None:
     the switch ("database is locked"); it keeps working in its old mode.
     """
     install()
-    if not db.exists():
-        drop_stale_log(db)
     try:
         with closing(sqlite3.connect(db, timeout=1.0)) as conn:
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":

@@ -28,7 +28,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from sweeps import blank_store, sqlite_wal
+from sweeps import blank_store
 from sweeps.errors import ConfigError
 from sweeps.secrets import redact
 
@@ -61,8 +61,7 @@ def _rdb(url: str) -> optuna.storages.BaseStorage:
     if kind == "sqlite":
         path = _local_path(url)
         with file_lock(path.with_name(f"{path.name}.schema.lock")):
-            blank_store.seed(path, "optuna")  # a copy, not 0.4 s of table creation
-            sqlite_wal.use_wal(path)  # commits without a disk sync each
+            blank_store.prepare(path, "optuna")  # a copy of the blank if new; WAL mode
             return optuna.storages.RDBStorage(url)
     return optuna.storages.RDBStorage(url)
 

@@ -17,7 +17,7 @@ import optuna
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from sweeps import blank_store, sqlite_wal
+from sweeps import blank_store
 from sweeps.secrets import redact
 from sweeps.storage import file_lock
 
@@ -81,8 +81,7 @@ class Tracker:
             # Two processes migrating a new mlflow.db at once fail with "table already exists".
             db = Path(uri.removeprefix("sqlite:///"))
             with file_lock(db.with_name(db.name + ".lock")):
-                blank_store.seed(db)  # a copy, not 3 s of migrations, for a new store
-                sqlite_wal.use_wal(db)  # commits without a disk sync each
+                blank_store.prepare(db, "mlflow")  # a copy of the blank if new; WAL mode
                 self._open(experiment)
         else:
             self._open(experiment)
