@@ -170,11 +170,10 @@ def load_existing(name: str, storage: str) -> optuna.Study:
 
 def no_completed_trial(study: optuna.Study) -> str:
     """Why a study has no best trial yet, and, when every trial was pruned, what to change."""
-    pruned = len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,)))
-    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
-    if pruned and pruned == len(finished):
+    finished = [t.state for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    if finished and all(state == TrialState.PRUNED for state in finished):
         return (
-            f"study {study.study_name!r} has no completed trial: all {pruned} were pruned; "
+            f"study {study.study_name!r} has no completed trial: all {len(finished)} were pruned; "
             "let trials run longer with a higher search.pruner.n_warmup_steps or "
             "trainer.max_epochs, or search.pruner.name: none"
         )
