@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import optuna
@@ -90,27 +92,43 @@ class StopCheck(pl.Callback):
         STOP.check()
 
 
-class EpochCurves(pl.Callback):
-    """Sends each epoch's metrics to the trial's MLflow run in one batch call.
+# The least time between two MLflow writes of a trial's curves. On a cheap epoch (0.06 to 0.3 s
+# on the adding problem) one write cost 3 to 4 ms; a curve a second or two behind costs nothing.
+SEND_EVERY_S = 2.0
 
-    Per epoch, not per step: per-step MLflow logging to SQLite cost about 6 ms a step here.
-    Lightning validates before `on_train_epoch_end`, so the epoch's validation metrics are held
-    until the module has logged its training loss, then sent together.
+
+class EpochCurves(pl.Callback):
+    """Sends each epoch's metrics to the trial's MLflow run, several epochs in one batch call.
+
+    Per epoch, not per step: per-step MLflow logging to SQLite cost about 6 ms a step here. The
+    first epoch is sent at once, then finished epochs are held until `every_s` seconds have
+    passed since the last send, and sent together (one SQLite commit); the rest go when training
+    ends or the trial is pruned. Lightning validates before `on_train_epoch_end`, so an epoch is
+    finished only once the module has logged its training loss, at the next epoch's start.
     """
 
-    def __init__(self, run: TrialRun) -> None:
+    def __init__(
+        self,
+        run: TrialRun,
+        every_s: float = SEND_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.run = run
-        self._pending: tuple[int, dict[str, float]] | None = None
+        self.every_s = every_s
+        self._clock = clock
+        self._last_send: float | None = None
+        self._pending: tuple[int, dict[str, float]] | None = None  # validated, no training loss yet
+        self._held: list[tuple[int, dict[str, float]]] = []  # finished, not yet sent
 
-    # An epoch's checkpoint is written before its metrics are sent: the held metrics travel
-    # in the checkpoint, so a trial resumed from it still logs that epoch (without its
-    # training loss, which Lightning does not restore).
+    # The held and pending epochs travel in each checkpoint (written before they are sent), so a
+    # trial resumed from it still logs them: MLflow neither loses an epoch nor gets one twice.
     def state_dict(self) -> dict[str, Any]:
-        return {"pending": self._pending}
+        return {"pending": self._pending, "held": list(self._held)}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         pending = state_dict.get("pending")
         self._pending = None if pending is None else (int(pending[0]), dict(pending[1]))
+        self._held = [(int(e), dict(m)) for e, m in state_dict.get("held", [])]
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -120,20 +138,22 @@ class EpochCurves(pl.Callback):
         self._pending = (trainer.current_epoch, metrics)
 
     def add(self, metrics: dict[str, float], *, epoch: int) -> None:
-        """More metrics of an epoch whose validation ended: they travel in the same batch.
-
-        One SQLite commit per epoch instead of one per callback: each costs 20 to 30 ms.
-        """
-        if self._pending is not None and self._pending[0] == epoch:
-            self._pending[1].update(metrics)
-        else:
-            self.run.log_epoch(metrics, epoch=epoch)
+        """More metrics of an epoch whose validation ended: they travel in the same batch."""
+        for held_epoch, held in [*self._held, *([self._pending] if self._pending else [])]:
+            if held_epoch == epoch:
+                held.update(metrics)
+                return
+        self.run.log_epoch(metrics, epoch=epoch)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._flush(trainer, with_train=True)
+        self._finish_epoch(trainer, with_train=True)
+        now = self._clock()
+        if self._last_send is None or now - self._last_send >= self.every_s:
+            self._send()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._flush(trainer, with_train=True)
+        self._finish_epoch(trainer, with_train=True)
+        self._send()
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
@@ -143,11 +163,12 @@ class EpochCurves(pl.Callback):
         # Pruned (or crashed) mid-epoch: this epoch's training loss was never computed; send
         # what exists, and never let a logging error hide the exception that ends the trial.
         try:
-            self._flush(trainer, with_train=False)
+            self._finish_epoch(trainer, with_train=False)
+            self._send()
         except Exception as err:  # noqa: BLE001
-            warnings.warn(f"could not log the last epoch to MLflow: {err}", stacklevel=1)
+            warnings.warn(f"could not log the last epochs to MLflow: {err}", stacklevel=1)
 
-    def _flush(self, trainer: pl.Trainer, *, with_train: bool) -> None:
+    def _finish_epoch(self, trainer: pl.Trainer, *, with_train: bool) -> None:
         if self._pending is None:
             return
         epoch, metrics = self._pending
@@ -155,5 +176,11 @@ class EpochCurves(pl.Callback):
             metrics.update(
                 {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train_")}
             )
-        self.run.log_epoch(metrics, epoch=epoch)
+        self._held.append((epoch, metrics))
         self._pending = None
+
+    def _send(self) -> None:
+        if self._held:
+            self.run.log_epochs(self._held)
+            self._held = []
+            self._last_send = self._clock()

@@ -242,9 +242,17 @@ class TrialRun:
             self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
-        renamed = {curve_name(k) if k == self.metric else k: v for k, v in metrics.items()}
+        self.log_epochs([(epoch, metrics)])
+
+    def log_epochs(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
+        """Several epochs' metrics, each at its epoch as the MLflow step, in one batch call."""
         self.client.log_batch(
-            self.run_id, metrics=[_metric(k, v, epoch) for k, v in renamed.items()]
+            self.run_id,
+            metrics=[
+                _metric(curve_name(k) if k == self.metric else k, v, epoch)
+                for epoch, metrics in epochs
+                for k, v in metrics.items()
+            ],
         )
 
     def log_summary(self, metrics: dict[str, float], tags: dict[str, str]) -> None:

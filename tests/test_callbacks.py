@@ -1,4 +1,5 @@
-"""Pruning on the one metric: reported per epoch, NaN ends the trial, a missing metric raises."""
+"""Pruning on the one metric (reported per epoch, NaN ends the trial, a missing metric raises),
+and the MLflow curves (every epoch once, several to a write)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import optuna
 import pytest
 import torch
 
-from sweeps.callbacks import MetricWatch, MissingMetricError, NonFiniteMetricError
+from sweeps.callbacks import EpochCurves, MetricWatch, MissingMetricError, NonFiniteMetricError
 
 
 def _trainer(epoch: int, sanity: bool = False, **metrics: float) -> Any:
@@ -66,3 +67,87 @@ def test_pruner_decision_raises_trial_pruned() -> None:
     watch = MetricWatch("val_loss", study.ask())
     with pytest.raises(optuna.TrialPruned, match="pruned at epoch 0"):
         watch.on_validation_end(_trainer(0, val_loss=0.9), None)  # type: ignore[arg-type]
+
+
+class _Sent:
+    """The TrialRun slice EpochCurves writes to: each call's epochs, in order."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.metrics: dict[int, dict[str, float]] = {}
+
+    def log_epochs(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
+        self.batches.append([epoch for epoch, _ in epochs])
+        for epoch, metrics in epochs:
+            assert epoch not in self.metrics, f"epoch {epoch} sent twice"
+            self.metrics[epoch] = dict(metrics)
+
+    def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
+        self.log_epochs([(epoch, metrics)])
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _epoch_trainer(epoch: int) -> Any:
+    trainer = _trainer(epoch, val_loss=1.0 / (epoch + 2), train_loss=2.0 / (epoch + 2))
+    trainer.optimizers = [SimpleNamespace(param_groups=[{"lr": 0.01}])]
+    return trainer
+
+
+def _run_epochs(curves: EpochCurves, clock: _Clock, epochs: range, seconds: float) -> None:
+    """Lightning's order: an epoch starts (the last one's train loss logged), trains, validates."""
+    for epoch in epochs:
+        curves.on_train_epoch_start(_epoch_trainer(epoch - 1), None)  # type: ignore[arg-type]
+        clock.now += seconds
+        curves.on_validation_end(_epoch_trainer(epoch), None)  # type: ignore[arg-type]
+
+
+def test_cheap_epochs_are_sent_together_and_each_once_with_its_train_loss() -> None:
+    run, clock = _Sent(), _Clock()
+    curves = EpochCurves(run, every_s=2.0, clock=clock)  # type: ignore[arg-type]
+    _run_epochs(curves, clock, range(10), seconds=0.5)
+    curves.on_train_end(_epoch_trainer(9), None)  # type: ignore[arg-type]
+    # The first epoch at once, then one write per 2 s of epochs, the rest at the end.
+    assert run.batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]
+    assert sorted(run.metrics) == list(range(10))
+    assert run.metrics[3] == pytest.approx({"val_loss": 0.2, "lr": 0.01, "train_loss": 0.4})
+
+
+def test_slow_epochs_are_sent_one_by_one() -> None:
+    run, clock = _Sent(), _Clock()
+    curves = EpochCurves(run, every_s=2.0, clock=clock)  # type: ignore[arg-type]
+    _run_epochs(curves, clock, range(3), seconds=3.0)
+    curves.on_train_end(_epoch_trainer(2), None)  # type: ignore[arg-type]
+    assert run.batches == [[0], [1], [2]]
+
+
+def test_held_epochs_travel_in_a_checkpoint_and_are_sent_after_a_resume() -> None:
+    run, clock = _Sent(), _Clock()
+    curves = EpochCurves(run, every_s=2.0, clock=clock)  # type: ignore[arg-type]
+    _run_epochs(curves, clock, range(4), seconds=0.1)
+    saved = curves.state_dict()  # a checkpoint at epoch 3's validation end; then a kill
+    assert run.batches == [[0]]
+    resumed = EpochCurves(run, every_s=2.0, clock=clock)  # type: ignore[arg-type]
+    resumed.load_state_dict(saved)
+    # Lightning restores no logged metric: epoch 4 starts without epoch 3's train loss.
+    resumed.on_train_epoch_start(_trainer(4), None)  # type: ignore[arg-type]
+    resumed.on_validation_end(_epoch_trainer(4), None)  # type: ignore[arg-type]
+    resumed.on_train_end(_epoch_trainer(4), None)  # type: ignore[arg-type]
+    assert sorted(run.metrics) == list(range(5))  # none lost, none twice
+    assert "train_loss" not in run.metrics[3] and "train_loss" in run.metrics[2]
+
+
+def test_a_pruned_trial_sends_its_held_epochs_and_a_stopped_one_sends_nothing() -> None:
+    for stop, sent in ((optuna.TrialPruned("pruned"), [0, 1, 2]), (KeyboardInterrupt(), [0])):
+        run, clock = _Sent(), _Clock()
+        curves = EpochCurves(run, every_s=2.0, clock=clock)  # type: ignore[arg-type]
+        _run_epochs(curves, clock, range(3), seconds=0.1)
+        curves.on_exception(_epoch_trainer(2), None, stop)  # type: ignore[arg-type]
+        assert sorted(run.metrics) == sent
+        assert "train_loss" not in run.metrics.get(2, {})

@@ -106,11 +106,15 @@ class _Run:
     def __init__(self, folder: Path) -> None:
         self.run_id, self.client = "r", _Client(folder)
         self.epochs: dict[int, dict[str, float]] = {}
-        self.calls: list[tuple[int, set[str]]] = []  # one per MLflow batch: epoch, names
+        self.calls: list[tuple[int, set[str]]] = []  # one per epoch sent: epoch, names
 
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
         self.epochs[epoch] = {**self.epochs.get(epoch, {}), **metrics}
         self.calls.append((epoch, set(metrics)))
+
+    def log_epochs(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
+        for epoch, metrics in epochs:  # several epochs in one MLflow batch, each its own record
+            self.log_epoch(metrics, epoch=epoch)
 
 
 class _StopAfter(pl.Callback):
