@@ -133,3 +133,39 @@ def test_the_default_keeps_the_best_of_every_recorded_adding_study() -> None:
         got = replay(trials, default_pruner())
         assert got.best <= 1.02 * got.all_best, name
         assert got.epochs < got.all_epochs, name
+
+
+def test_the_finished_trials_are_read_once_per_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    study = _study(PlateauPruner(2, 0), EARLY, LATE)
+    reads = []
+    get_trials = study.get_trials
+    monkeypatch.setattr(study, "get_trials", lambda **kw: reads.append(1) or get_trials(**kw))
+    _pruned_at(study, EARLY)
+    assert len(reads) == 1  # ten reports, one read: with one worker nothing finishes meanwhile
+    _pruned_at(study, EARLY)
+    assert len(reads) == 2
+
+
+def test_a_trial_another_worker_finished_is_seen_within_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr("sweeps.pruners.time.monotonic", lambda: clock[0])
+    study = _study(PlateauPruner(1, 8))  # alone, a flat trial may wait 8 steps
+    trial = study.ask()
+    trial.report(P, 0)
+    trial.report(P, 1)
+    assert not trial.should_prune()
+    # Meanwhile another worker's trial finished: it had dropped at step 1.
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=0.01,
+            intermediate_values=dict(enumerate(EARLY)),
+            distributions={},
+            params={},
+        )
+    )
+    trial.report(P, 2)
+    assert not trial.should_prune()  # not read yet
+    clock[0] += 2.5
+    assert trial.should_prune()  # read again: it has waited longer than that trial did
