@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import inspect
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytorch_lightning as pl
@@ -16,6 +15,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler, ReduceLROnPlateau, StepLR
 
+from models.epochs import Batch, Epoch
 from models.metrics import eval_metrics
 from models.options import MAX_EPOCHS, OPTIMIZER, OptimizerOptions, check_max_epochs
 from models.recurrent import RecurrentNet
@@ -93,7 +93,8 @@ class SequenceModule(pl.LightningModule):
         self._sums: dict[str, dict[str, Tensor | float]] = {}
         # The step is written out below (zero_grad, backward, clip, step) rather than left to
         # Lightning's automatic loop: its closure and per-step hooks cost more than the step
-        # itself on a small model, which is most of the overhead seen on a GPU.
+        # itself on a small model, which is most of the overhead seen on a GPU. For the same
+        # reason a sweep gives it whole epochs as batches (models/epochs.py).
         self.automatic_optimization = False
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -110,26 +111,37 @@ class SequenceModule(pl.LightningModule):
 
     # --- steps: accumulate detached sums, log nothing -------------------------------------
 
-    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        """One optimizer step on one batch; its sums go to the epoch accumulator, on device."""
+    def training_step(self, batch: Batch | Epoch, batch_idx: int) -> None:
+        """One optimizer step per batch (of each batch of an Epoch); the sums go to the epoch's
+        accumulator, on the device."""
         opt = self.optimizers()
         assert isinstance(opt, LightningOptimizer)  # one optimizer, from configure_optimizers
-        loss, stats = self._score(batch, full=False)
-        opt.zero_grad(set_to_none=True)
-        # Plain backward, not manual_backward: with 32-bit precision on one device the latter
-        # adds only its before/after-backward hook rounds, which no callback here uses.
-        loss.backward()  # type: ignore[no-untyped-call]
-        self._clip(stats)
-        opt.step()
-        self._accumulate("train", stats)
+        for one in self._batches(batch):
+            loss, stats = self._score(one, full=False)
+            opt.zero_grad(set_to_none=True)
+            # Plain backward, not manual_backward: with 32-bit precision on one device the
+            # latter adds only its before/after-backward hook rounds, which no callback uses.
+            loss.backward()  # type: ignore[no-untyped-call]
+            self._clip(stats)
+            opt.step()
+            self._accumulate("train", stats)
 
-    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        """Accumulate the validation sums of one batch."""
-        self._accumulate("val", self._score(batch, full=True)[1])
+    def validation_step(self, batch: Batch | Epoch, batch_idx: int) -> None:
+        """Accumulate the validation sums of one batch (of each batch of an Epoch)."""
+        for one in self._batches(batch):
+            self._accumulate("val", self._score(one, full=True)[1])
 
-    def test_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        """Accumulate the test sums of one batch."""
-        self._accumulate("test", self._score(batch, full=True)[1])
+    def test_step(self, batch: Batch | Epoch, batch_idx: int) -> None:
+        """Accumulate the test sums of one batch (of each batch of an Epoch)."""
+        for one in self._batches(batch):
+            self._accumulate("test", self._score(one, full=True)[1])
+
+    def _batches(self, batch: Batch | Epoch) -> Iterable[Batch]:
+        """The batches of one Lightning step, on the module's device (models/epochs.py)."""
+        if not isinstance(batch, Epoch):
+            return (batch,)  # Lightning's own loop moved it
+        device = self.device
+        return (tuple(t.to(device, non_blocking=True) for t in one) for one in batch)
 
     # --- epoch hooks: one self.log per metric per epoch ------------------------------------
 
@@ -279,15 +291,6 @@ class SequenceModule(pl.LightningModule):
             if "clipped" in total:
                 metrics["clip_frac"] = total["clipped"] / total["steps"]
         self.log_dict({f"{stage}_{name}": value for name, value in metrics.items()})
-
-
-# Lightning inspects training_step's signature on every step, to decide whether to pass
-# batch_idx; a signature computed once here makes that lookup about 3x cheaper.
-setattr(  # noqa: B010 - a function attribute, which mypy does not know
-    SequenceModule.training_step,
-    "__signature__",
-    inspect.signature(SequenceModule.training_step),
-)
 
 
 def _check_task(

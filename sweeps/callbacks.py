@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 import optuna
 import pytorch_lightning as pl
 
-from sweeps.signals import STOP
-
 if TYPE_CHECKING:
     from sweeps.tracking import TrialRun
 
@@ -80,16 +78,6 @@ class MetricWatch(pl.Callback):
         if self.trial.should_prune():
             self.prune_reason = f"pruned at epoch {epoch} with {self.metric}={value:.6g}"
             raise optuna.TrialPruned(self.prune_reason)
-
-
-class StopCheck(pl.Callback):
-    """Honours a Ctrl-C or SIGTERM between batches, where no database write is under way."""
-
-    def on_train_batch_end(self, *args: Any) -> None:
-        STOP.check()
-
-    def on_validation_batch_end(self, *args: Any) -> None:
-        STOP.check()
 
 
 # The least time between two MLflow writes of a trial's curves. On a cheap epoch (0.06 to 0.3 s

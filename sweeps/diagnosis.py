@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,10 @@ class DiagnosticsLog(pl.Callback):
         every: bool | int | str = DIAGNOSTICS,
         sink: EpochCurves | None = None,
         plot: bool = False,
+        probe_from: Iterable[tuple[Any, ...]] | None = None,
     ) -> None:
         self.run = run
+        self.probe_from = probe_from  # the validation batches; else the datamodule's
         self.every = check_diagnostics(every)
         self.sink = sink
         self.plot = plot
@@ -61,8 +64,10 @@ class DiagnosticsLog(pl.Callback):
         self._validated = -1  # the last epoch whose validation ended
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        datamodule: Any = trainer.datamodule  # type: ignore[attr-defined]
-        first = next(iter(datamodule.val_dataloader()))  # validation is never shuffled
+        loader = self.probe_from
+        if loader is None:
+            loader = trainer.datamodule.val_dataloader()  # type: ignore[attr-defined]
+        first = next(iter(loader))  # validation is never shuffled
         self._batch = tuple(t[: self.probe_size].to(pl_module.device) for t in first)
         self._twin = ProbeTwin(pl_module.net)  # type: ignore[arg-type]
 

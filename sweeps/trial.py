@@ -15,13 +15,15 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.profilers import Profiler
 
 from datamodules.base import DataSpec
+from models.epochs import EpochLoader
 from models.lit_module import SequenceModule
 from models.recurrent import RecurrentNet, count_parameters
-from sweeps.callbacks import EpochCurves, MetricWatch, StopCheck
+from sweeps.callbacks import EpochCurves, MetricWatch
 from sweeps.config import Config
 from sweeps.dataset import make_datamodule
 from sweeps.diagnosis import DiagnosticsLog
 from sweeps.objectives import check_metric as check_metric  # re-exported: the coordinator's
+from sweeps.signals import STOP
 from sweeps.summary import BASELINE_ATTR
 
 if TYPE_CHECKING:
@@ -137,9 +139,15 @@ def train(
     callbacks: list[pl.Callback] = [curves] if curves is not None else []
     if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
         callbacks.append(
-            DiagnosticsLog(run, every=config.trainer.diagnostics, sink=curves, plot=plot)
+            DiagnosticsLog(
+                run,
+                every=config.trainer.diagnostics,
+                sink=curves,
+                plot=plot,
+                probe_from=datamodule.val_dataloader(),
+            )
         )
-    callbacks += [StopCheck(), watch, checkpoint]
+    callbacks += [watch, checkpoint]
     last = workdir / "last.ckpt"
     resumed_from = _resume_point(workdir, config) if resume else 0
     if resume:  # weights, optimizer, scheduler, callbacks and epoch: all a retry needs
@@ -158,12 +166,25 @@ def train(
         enable_model_summary=False,
         profiler=_NoProfiler(),
         num_sanity_val_steps=0,
-        limit_train_batches=config.trainer.limit_train_batches,
-        limit_val_batches=config.trainer.limit_val_batches,
         default_root_dir=workdir,
     )
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=last if resumed_from else None)
+        # One Lightning step per epoch (models/epochs.py): the stop check and the batch caps
+        # that were per-batch hooks and Trainer options go with the batches.
+        trainer.fit(
+            module,
+            train_dataloaders=EpochLoader(
+                datamodule.train_dataloader(),
+                limit=config.trainer.limit_train_batches,
+                after_batch=STOP.check,
+            ),
+            val_dataloaders=EpochLoader(
+                datamodule.val_dataloader(),
+                limit=config.trainer.limit_val_batches,
+                after_batch=STOP.check,
+            ),
+            ckpt_path=last if resumed_from else None,
+        )
     except SystemExit as exc:
         # Lightning turns Ctrl-C and SIGTERM into SystemExit, which Optuna does not catch: the
         # trial would stay RUNNING. As KeyboardInterrupt, Optuna marks it FAIL and re-raises.

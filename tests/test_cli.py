@@ -132,9 +132,9 @@ def test_status_of_unknown_study_exits_2(workdir: Path) -> None:
 
 
 def _long_sweep(folder: Path, command: list[str]) -> subprocess.Popen[str]:
-    """Start `command run CONFIG` on a 200-epoch sweep: long enough to stop mid-trial."""
+    """Start `command run CONFIG` on a 2000-epoch sweep: long enough to stop mid-trial."""
     raw = tiny_raw()
-    raw["trainer"] = {"max_epochs": 200}
+    raw["trainer"] = {"max_epochs": 2000}
     raw["search"]["n_trials"] = 2
     path = write_config(folder, raw)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

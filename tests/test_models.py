@@ -14,6 +14,7 @@ from torch import Tensor
 
 from datamodules.base import Split, TensorLoader
 from models import CELLS, OPTIMIZERS, SCHEDULERS, RecurrentNet, SequenceModule, count_parameters
+from models.epochs import Epoch, EpochLoader
 
 BATCH, SEQ, FEATURES, OUTPUTS, CLASSES, VOCAB = 4, 6, 3, 2, 5, 7
 MODES = ("regression_last", "regression_every", "classification_last", "lm_every")
@@ -410,3 +411,63 @@ def test_metric_names_are_exactly_what_the_module_logs(mode: str, scaled: bool) 
     trainer.fit(module, TensorLoader(data, 5), TensorLoader(data, 5))
     logged = {k for k in trainer.callback_metrics if k.startswith("val_")}
     assert logged == set(metric_names(task, every_step=net.every_step, standardised=scaled))
+
+
+# --- one Lightning step per epoch (models/epochs.py) ---------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["regression_every", "classification_last"])
+def test_whole_epochs_as_steps_train_exactly_as_lightnings_batch_loop(mode: str) -> None:
+    data = _data(mode, n=23, variable=mode.endswith("every"))  # uneven last batch
+    got = []
+    for whole in (False, True):
+        torch.manual_seed(0)
+        module = _module(mode)
+        train, val = TensorLoader(data, 5, shuffle=True, seed=3), TensorLoader(data, 5)
+        trainer = _trainer(max_epochs=3)
+        if whole:
+            trainer.fit(module, EpochLoader(train), EpochLoader(val))
+        else:
+            trainer.fit(module, train, val)
+        weights = torch.cat([p.detach().flatten() for p in module.parameters()])
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        got.append((weights, metrics, trainer.global_step))
+    (batch_w, batch_m, batch_steps), (epoch_w, epoch_m, epoch_steps) = got
+    assert torch.equal(batch_w, epoch_w)
+    assert batch_m == epoch_m
+    assert batch_steps == epoch_steps == 3 * 5  # optimizer steps: 5 batches a epoch
+
+
+def test_an_epoch_stops_at_its_limit_and_runs_after_batch_after_each() -> None:
+    batches = [(torch.full((1,), float(i)),) for i in range(5)]
+    after: list[int] = []
+    epoch = Epoch(batches, limit=3, after_batch=lambda: after.append(1))
+    assert [int(b[0]) for b in epoch] == [0, 1, 2] and len(after) == 3
+    assert len(list(Epoch(batches))) == 5 and len(EpochLoader(batches)) == 1
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        Epoch(batches, limit=0)
+
+
+def test_a_stop_raised_after_a_batch_ends_the_epoch_there() -> None:
+    class Stop(Exception):
+        pass
+
+    def stop() -> None:  # as the sweep's stop check raises (KeyboardInterrupt, which Lightning
+        raise Stop  # turns into SystemExit and a SIGINT set to ignore: not in a test process)
+
+    data = _data("regression_last", n=20)
+    torch.manual_seed(0)
+    module = _module("regression_last", optimizer="sgd", lr=0.1, momentum=0.0)
+    before = torch.cat([p.detach().flatten().clone() for p in module.parameters()])
+    with pytest.raises(Stop):
+        _trainer(max_epochs=1).fit(module, EpochLoader(TensorLoader(data, 5), after_batch=stop))
+    # Exactly one batch was trained: the weights are those of one plain step on the first.
+    torch.manual_seed(0)
+    plain = _module("regression_last", optimizer="sgd", lr=0.1, momentum=0.0)
+    loss, _ = plain._score(next(iter(TensorLoader(data, 5))), full=False)
+    loss.backward()  # type: ignore[no-untyped-call]
+    torch.nn.utils.clip_grad_norm_(plain.parameters(), 1.0)
+    torch.optim.SGD(plain.parameters(), lr=0.1).step()
+    after = torch.cat([p.detach().flatten() for p in module.parameters()])
+    assert torch.allclose(after, torch.cat([p.detach().flatten() for p in plain.parameters()]))
+    assert not torch.allclose(after, before)
