@@ -19,6 +19,7 @@ import torch
 import yaml
 from torch import nn
 
+from datamodules.lightning import LightningData
 from datamodules.synthetic import AddingDataModule
 from models.recurrent import RecurrentNet
 
@@ -81,7 +82,9 @@ def main(path: str) -> None:
                 gradient_clip_val=raw["optimizer"]["grad_clip"],
                 callbacks=[MlflowEpochs()],
             )
-            trainer.fit(LightningNet(lr, model["hidden_size"], model["cell"]), datamodule=dm)
+            trainer.fit(
+                LightningNet(lr, model["hidden_size"], model["cell"]), datamodule=LightningData(dm)
+            )
             return float(trainer.callback_metrics["val_loss"])
 
     sampler = optuna.samplers.GridSampler({"optimizer.lr": lrs}, seed=0)

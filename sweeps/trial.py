@@ -195,7 +195,9 @@ def train(
     ckpt_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     test_metrics: dict[str, float] = {}
     if test and ckpt_path is not None:
-        out = trainer.test(module, datamodule=datamodule, ckpt_path=str(ckpt_path), verbose=False)
+        out = trainer.test(
+            module, datamodule.test_dataloader(), ckpt_path=str(ckpt_path), verbose=False
+        )
         test_metrics = {k: float(v) for k, v in out[0].items()} if out else {}
     return TrainResult(
         best_value=best_value,

@@ -15,6 +15,7 @@ import torch
 from conftest import tiny_raw
 from optuna.trial import TrialState
 
+from datamodules.lightning import LightningData
 from datamodules.synthetic import AddingDataModule
 from models.diagnostics import ProbeTwin, memory_timescale
 from models.lit_module import SequenceModule
@@ -142,7 +143,7 @@ def _fit(callbacks: list[pl.Callback], max_epochs: int = 2) -> SequenceModule:
         num_sanity_val_steps=0,
         callbacks=callbacks,
     )
-    trainer.fit(module, datamodule=dm)
+    trainer.fit(module, datamodule=LightningData(dm))
     return module
 
 

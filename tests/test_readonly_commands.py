@@ -61,6 +61,12 @@ def test_checking_a_config_imports_no_torch(args: list[str], tmp_path: Path) -> 
     assert _imports_after(args, tmp_path, HEAVY + TRACKING) == []
 
 
+def test_showing_a_dataset_imports_torch_but_not_lightning(tmp_path: Path) -> None:
+    # The data is built (with torch) to be described; Lightning would add 5 s for nothing.
+    args = ["data", "show", "adding", "--seq-len", "20"]
+    assert _imports_after(args, tmp_path, HEAVY + TRACKING) == ["torch"]
+
+
 def test_status_closes_the_run_of_a_trial_whose_process_died(workdir: Path) -> None:
     # MLflow is imported only for such a trial; this proves the lazy import still closes it.
     import optuna

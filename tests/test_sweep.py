@@ -195,7 +195,7 @@ def test_logged_checkpoint_reproduces_the_trial_value(workdir: Path) -> None:
     fresh = make_module(config, datamodule.spec)
     module = SequenceModule.load_from_checkpoint(ckpt, net=fresh.net)
     trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
-    result = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
+    result = trainer.validate(module, datamodule.val_dataloader(), verbose=False)[0]
     assert result["val_loss"] == pytest.approx(trial.value, rel=1e-5)
 
 
