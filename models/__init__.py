@@ -10,12 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models.lit_module import OPTIMIZERS, SCHEDULERS, SequenceModule
+    from models.lit_module import SequenceModule
+    from models.optim import OPTIMIZERS, SCHEDULERS
     from models.recurrent import CELLS, RecurrentNet, count_parameters
 
 _HOMES = {
-    "OPTIMIZERS": "models.lit_module",
-    "SCHEDULERS": "models.lit_module",
+    "OPTIMIZERS": "models.optim",
+    "SCHEDULERS": "models.optim",
     "SequenceModule": "models.lit_module",
     "CELLS": "models.recurrent",
     "RecurrentNet": "models.recurrent",
