@@ -83,6 +83,7 @@ class MetricWatch(pl.Callback):
 # The least time between two MLflow writes of a trial's curves. On a cheap epoch (0.06 to 0.3 s
 # on the adding problem) one write cost 3 to 4 ms; a curve a second or two behind costs nothing.
 SEND_EVERY_S = 2.0
+EpochRecord = tuple[int, dict[str, float], int]  # epoch, its metrics, when validated (unix ms)
 
 
 class EpochCurves(pl.Callback):
@@ -93,6 +94,8 @@ class EpochCurves(pl.Callback):
     passed since the last send, and sent together (one SQLite commit); the rest go when training
     ends or the trial is pruned. Lightning validates before `on_train_epoch_end`, so an epoch is
     finished only once the module has logged its training loss, at the next epoch's start.
+    Each epoch keeps the wall time its validation ended as its MLflow timestamp, so charts
+    against time show when it ran, not when it was sent.
     """
 
     def __init__(
@@ -100,13 +103,15 @@ class EpochCurves(pl.Callback):
         run: TrialRun,
         every_s: float = SEND_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.run = run
         self.every_s = every_s
         self._clock = clock
+        self._wall = wall
         self._last_send: float | None = None
-        self._pending: tuple[int, dict[str, float]] | None = None  # validated, no training loss yet
-        self._held: list[tuple[int, dict[str, float]]] = []  # finished, not yet sent
+        self._pending: EpochRecord | None = None  # validated, no training loss yet
+        self._held: list[EpochRecord] = []  # finished, not yet sent
 
     # The held and pending epochs travel in each checkpoint (written before they are sent), so a
     # trial resumed from it still logs them: MLflow neither loses an epoch nor gets one twice.
@@ -115,19 +120,25 @@ class EpochCurves(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         pending = state_dict.get("pending")
-        self._pending = None if pending is None else (int(pending[0]), dict(pending[1]))
-        self._held = [(int(e), dict(m)) for e, m in state_dict.get("held", [])]
+        self._pending = None if pending is None else self._record(*pending)
+        self._held = [self._record(*held) for held in state_dict.get("held", [])]
+
+    def _record(
+        self, epoch: int, metrics: dict[str, float], at_ms: int | None = None
+    ) -> EpochRecord:
+        # A checkpoint of an earlier version holds (epoch, metrics): stamped now.
+        return (int(epoch), dict(metrics), int(self._wall() * 1000) if at_ms is None else at_ms)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val_")}
         metrics["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
-        self._pending = (trainer.current_epoch, metrics)
+        self._pending = self._record(trainer.current_epoch, metrics)
 
     def add(self, metrics: dict[str, float], *, epoch: int) -> None:
         """More metrics of an epoch whose validation ended: they travel in the same batch."""
-        for held_epoch, held in [*self._held, *([self._pending] if self._pending else [])]:
+        for held_epoch, held, _ in [*self._held, *([self._pending] if self._pending else [])]:
             if held_epoch == epoch:
                 held.update(metrics)
                 return
@@ -159,12 +170,12 @@ class EpochCurves(pl.Callback):
     def _finish_epoch(self, trainer: pl.Trainer, *, with_train: bool) -> None:
         if self._pending is None:
             return
-        epoch, metrics = self._pending
+        _, metrics, _ = self._pending
         if with_train:
             metrics.update(
                 {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train_")}
             )
-        self._held.append((epoch, metrics))
+        self._held.append(self._pending)
         self._pending = None
 
     def _send(self) -> None:

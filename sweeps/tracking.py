@@ -242,15 +242,16 @@ class TrialRun:
             self.client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
-        self.log_epochs([(epoch, metrics)])
+        self.log_epochs([(epoch, metrics, int(time.time() * 1000))])
 
-    def log_epochs(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
-        """Several epochs' metrics, each at its epoch as the MLflow step, in one batch call."""
+    def log_epochs(self, epochs: list[tuple[int, dict[str, float], int]]) -> None:
+        """Several epochs' metrics in one batch call: (epoch, metrics, unix ms) each, the epoch
+        as the MLflow step and the time as its timestamp."""
         self.client.log_batch(
             self.run_id,
             metrics=[
-                _metric(curve_name(k) if k == self.metric else k, v, epoch)
-                for epoch, metrics in epochs
+                Metric(curve_name(k) if k == self.metric else k, v, at_ms, epoch)
+                for epoch, metrics, at_ms in epochs
                 for k, v in metrics.items()
             ],
         )

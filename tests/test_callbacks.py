@@ -75,15 +75,17 @@ class _Sent:
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
         self.metrics: dict[int, dict[str, float]] = {}
+        self.stamps: dict[int, int] = {}
 
-    def log_epochs(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
-        self.batches.append([epoch for epoch, _ in epochs])
-        for epoch, metrics in epochs:
+    def log_epochs(self, epochs: list[tuple[int, dict[str, float], int]]) -> None:
+        self.batches.append([epoch for epoch, _, _ in epochs])
+        for epoch, metrics, at_ms in epochs:
             assert epoch not in self.metrics, f"epoch {epoch} sent twice"
             self.metrics[epoch] = dict(metrics)
+            self.stamps[epoch] = at_ms
 
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
-        self.log_epochs([(epoch, metrics)])
+        self.log_epochs([(epoch, metrics, -1)])
 
 
 class _Clock:
@@ -110,11 +112,14 @@ def _run_epochs(curves: EpochCurves, clock: _Clock, epochs: range, seconds: floa
 
 def test_cheap_epochs_are_sent_together_and_each_once_with_its_train_loss() -> None:
     run, clock = _Sent(), _Clock()
-    curves = EpochCurves(run, every_s=2.0, clock=clock)  # type: ignore[arg-type]
+    wall = lambda: 1000.0 + clock.now  # noqa: E731 - unix seconds, in step with the clock
+    curves = EpochCurves(run, every_s=2.0, clock=clock, wall=wall)  # type: ignore[arg-type]
     _run_epochs(curves, clock, range(10), seconds=0.5)
     curves.on_train_end(_epoch_trainer(9), None)  # type: ignore[arg-type]
     # The first epoch at once, then one write per 2 s of epochs, the rest at the end.
     assert run.batches == [[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]
+    # Each stamped when its validation ended, not when its batch was sent.
+    assert run.stamps == {e: int((1000.0 + 0.5 * (e + 1)) * 1000) for e in range(10)}
     assert sorted(run.metrics) == list(range(10))
     assert run.metrics[3] == pytest.approx({"val_loss": 0.2, "lr": 0.01, "train_loss": 0.4})
 
@@ -151,3 +156,11 @@ def test_a_pruned_trial_sends_its_held_epochs_and_a_stopped_one_sends_nothing() 
         curves.on_exception(_epoch_trainer(2), None, stop)  # type: ignore[arg-type]
         assert sorted(run.metrics) == sent
         assert "train_loss" not in run.metrics.get(2, {})
+
+
+def test_a_checkpoint_written_before_the_batching_still_resumes() -> None:
+    run = _Sent()
+    curves = EpochCurves(run)  # type: ignore[arg-type]
+    curves.load_state_dict({"pending": (3, {"val_loss": 0.5})})  # stop 13's state: no stamps
+    curves.on_train_end(_trainer(3), None)  # type: ignore[arg-type]
+    assert run.metrics == {3: {"val_loss": 0.5}} and run.stamps[3] > 0

@@ -113,8 +113,8 @@ class _Run:
         self.epochs[epoch] = {**self.epochs.get(epoch, {}), **metrics}
         self.calls.append((epoch, set(metrics)))
 
-    def log_epochs(self, epochs: list[tuple[int, dict[str, float]]]) -> None:
-        for epoch, metrics in epochs:  # several epochs in one MLflow batch, each its own record
+    def log_epochs(self, epochs: list[tuple[int, dict[str, float], int]]) -> None:
+        for epoch, metrics, _ in epochs:  # several epochs in one MLflow batch, each its own record
             self.log_epoch(metrics, epoch=epoch)
 
 
