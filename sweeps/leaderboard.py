@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.mlflow_ui import runs_route
 from sweeps.tracking import NOTE_TAG, RUN_ATTR
 
 if TYPE_CHECKING:
@@ -130,10 +131,7 @@ def ranked_route(experiment_id: str, metric: str, minimize: bool) -> str:
     names the mode. Sorting by a metric also lists the trials flat, not under their parent.
     """
     order = "true" if minimize else "false"
-    return (
-        f"#/experiments/{experiment_id}/runs?workflowType=machine_learning"
-        f"&orderByKey=metrics.%60{metric}%60&orderByAsc={order}"
-    )
+    return f"{runs_route(experiment_id)}&orderByKey=metrics.%60{metric}%60&orderByAsc={order}"
 
 
 def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TOP) -> str:

@@ -3,13 +3,16 @@
 `mlflow ui` on its own starts 4 uvicorn workers and 7 job consumers on 2 cores and, started as
 a plain child, keeps serving the port after its parent gets SIGTERM. Here: one worker, no job
 execution (the UI of a sweep runs no jobs), its own process group that is stopped with us, and
-the URL printed only once the server answers.
+the URL printed only once the server answers, with a link to each sweep's runs: MLflow 3.17's
+UI opens an experiment in its GenAI mode (traces, no runs) in a browser that has not chosen
+"Model training", whatever the experiment's tags say.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -32,6 +35,27 @@ def command(uri: str, port: int) -> list[str]:
     return [
         *(sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri),
         *("--host", HOST, "--port", str(port), "--workers", "1"),
+    ]
+
+
+def runs_route(experiment_id: str) -> str:
+    """The UI route of an experiment's runs, in model-training mode (the routes follow '#')."""
+    return f"#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def sweep_links(url: str) -> list[str]:
+    """A line per experiment that holds sweeps (tagged as model development): name and link."""
+    query = f"{url}/api/2.0/mlflow/experiments/search?max_results=1000"
+    try:
+        with urllib.request.urlopen(query, timeout=10) as response:
+            found = json.load(response).get("experiments", [])
+    except (OSError, ValueError):
+        return []  # the links are a convenience: the UI itself is up
+    kind = ("mlflow.experimentKind", "custom_model_development")
+    return [
+        f"  runs of {e['name']!r}: {url}/{runs_route(e['experiment_id'])}"
+        for e in found
+        if any((t.get("key"), t.get("value")) == kind for t in e.get("tags", []))
     ]
 
 
@@ -94,6 +118,8 @@ def serve(uri: str, port: int, echo: Callable[[str], None]) -> int:
             time.sleep(0.25)
         if proc.poll() is None:
             echo(f"MLflow UI for {uri} at {url} (Ctrl-C stops it)")
+            for line in sweep_links(url):
+                echo(line)
         return proc.wait()
     except KeyboardInterrupt:
         return 0 if stopped else 130

@@ -24,6 +24,9 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.slow
 def test_ui_answers_then_stops_with_its_parent_on_sigterm(workdir: Path) -> None:
+    from sweeps.tracking import Tracker
+
+    Tracker(f"sqlite:///{workdir / 'mlflow.db'}", "tiny")  # a sweep's experiment, tagged
     port = free_port()
     proc = subprocess.Popen(
         ["sweep", "ui", "--port", str(port)],
@@ -36,9 +39,18 @@ def test_ui_answers_then_stops_with_its_parent_on_sigterm(workdir: Path) -> None
     try:
         assert proc.stdout is not None
         line = ""
-        while f"http://127.0.0.1:{port}" not in line and proc.poll() is None:
+        while "(Ctrl-C stops it)" not in line and proc.poll() is None:
             line += proc.stdout.readline()  # the URL is printed only once the server answers
-        assert f"http://127.0.0.1:{port}" in line, line
+        assert f"MLflow UI for sqlite:///mlflow.db at http://127.0.0.1:{port} " in line, line
+        # Then a link per sweep that opens its runs, not MLflow's GenAI overview (the server's
+        # own log lines may come between).
+        link = ""
+        for _ in range(20):
+            link = proc.stdout.readline()
+            if "runs of" in link:
+                break
+        assert f"runs of 'tiny': http://127.0.0.1:{port}/#/experiments/" in link, line + link
+        assert link.rstrip().endswith("/runs?workflowType=machine_learning"), link
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
             assert response.status == 200
         found = subprocess.run(["pgrep", "-f", f"port {port}"], capture_output=True, text=True)
