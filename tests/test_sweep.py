@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -219,3 +220,33 @@ def test_a_tracking_store_that_lost_the_parent_gets_a_new_one(
     assert again.counts == {"COMPLETE": 2}
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     assert client.get_run(again.parent_run_id).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize(
+    ("limits", "train_batches", "val_batches"),
+    [({}, 4, 2), ({"limit_train_batches": 1, "limit_val_batches": 1}, 1, 1)],
+)
+def test_a_trial_trains_and_validates_the_batches_its_caps_allow(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    limits: dict[str, int],
+    train_batches: int,
+    val_batches: int,
+) -> None:
+    from models.lit_module import SequenceModule
+    from sweeps.trial import train
+
+    scored: list[bool] = []  # one per batch scored: full for validation, not for training
+    score = SequenceModule._score
+
+    def counting(self: SequenceModule, batch: Any, *, full: bool) -> Any:
+        scored.append(full)
+        return score(self, batch, full=full)
+
+    monkeypatch.setattr(SequenceModule, "_score", counting)
+    raw = tiny_raw()  # 128 training and 64 validation sequences in batches of 32
+    raw["trainer"] = {"max_epochs": 3, "diagnostics": False, **limits}
+    result = train(validate(raw), tmp_path)
+    assert result.epochs_run == 3
+    assert scored.count(False) == 3 * train_batches
+    assert scored.count(True) == 3 * val_batches
