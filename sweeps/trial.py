@@ -15,7 +15,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.profilers import Profiler
 
 from datamodules.base import DataSpec
-from models.epochs import EpochLoader
+from models.epochs import Epoch, EpochLoader
 from models.lit_module import SequenceModule
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.callbacks import EpochCurves, MetricWatch
@@ -171,18 +171,20 @@ def train(
     try:
         # One Lightning step per epoch (models/epochs.py): the stop check and the batch caps
         # that were per-batch hooks and Trainer options go with the batches.
+        train_epoch = Epoch(
+            datamodule.train_dataloader(),
+            limit=config.trainer.limit_train_batches,
+            after_batch=STOP.check,
+        )
+        val_epoch = Epoch(
+            datamodule.val_dataloader(),
+            limit=config.trainer.limit_val_batches,
+            after_batch=STOP.check,
+        )
         trainer.fit(
             module,
-            train_dataloaders=EpochLoader(
-                datamodule.train_dataloader(),
-                limit=config.trainer.limit_train_batches,
-                after_batch=STOP.check,
-            ),
-            val_dataloaders=EpochLoader(
-                datamodule.val_dataloader(),
-                limit=config.trainer.limit_val_batches,
-                after_batch=STOP.check,
-            ),
+            train_dataloaders=EpochLoader(train_epoch),
+            val_dataloaders=EpochLoader(val_epoch),
             ckpt_path=last if resumed_from else None,
         )
     except SystemExit as exc:

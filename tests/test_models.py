@@ -426,7 +426,7 @@ def test_whole_epochs_as_steps_train_exactly_as_lightnings_batch_loop(mode: str)
         train, val = TensorLoader(data, 5, shuffle=True, seed=3), TensorLoader(data, 5)
         trainer = _trainer(max_epochs=3)
         if whole:
-            trainer.fit(module, EpochLoader(train), EpochLoader(val))
+            trainer.fit(module, EpochLoader(Epoch(train)), EpochLoader(Epoch(val)))
         else:
             trainer.fit(module, train, val)
         weights = torch.cat([p.detach().flatten() for p in module.parameters()])
@@ -443,7 +443,7 @@ def test_an_epoch_stops_at_its_limit_and_runs_after_batch_after_each() -> None:
     after: list[int] = []
     epoch = Epoch(batches, limit=3, after_batch=lambda: after.append(1))
     assert [int(b[0]) for b in epoch] == [0, 1, 2] and len(after) == 3
-    assert len(list(Epoch(batches))) == 5 and len(EpochLoader(batches)) == 1
+    assert len(list(Epoch(batches))) == 5 and len(EpochLoader(Epoch(batches))) == 1
     with pytest.raises(ValueError, match="limit must be >= 1"):
         Epoch(batches, limit=0)
 
@@ -460,7 +460,9 @@ def test_a_stop_raised_after_a_batch_ends_the_epoch_there() -> None:
     module = _module("regression_last", optimizer="sgd", lr=0.1, momentum=0.0)
     before = torch.cat([p.detach().flatten().clone() for p in module.parameters()])
     with pytest.raises(Stop):
-        _trainer(max_epochs=1).fit(module, EpochLoader(TensorLoader(data, 5), after_batch=stop))
+        _trainer(max_epochs=1).fit(
+            module, EpochLoader(Epoch(TensorLoader(data, 5), after_batch=stop))
+        )
     # Exactly one batch was trained: the weights are those of one plain step on the first.
     torch.manual_seed(0)
     plain = _module("regression_last", optimizer="sgd", lr=0.1, momentum=0.0)
