@@ -137,6 +137,7 @@ def train(
     # Curves first: an epoch that gets pruned still reaches MLflow before the trial ends.
     curves = EpochCurves(run) if run is not None else None
     callbacks: list[pl.Callback] = [curves] if curves is not None else []
+    val_loader = datamodule.val_dataloader()  # validation's batches, and the probe's first
     if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
         callbacks.append(
             DiagnosticsLog(
@@ -144,7 +145,7 @@ def train(
                 every=config.trainer.diagnostics,
                 sink=curves,
                 plot=plot,
-                probe_from=datamodule.val_dataloader(),
+                probe_from=val_loader,
             )
         )
     callbacks += [watch, checkpoint]
@@ -177,9 +178,7 @@ def train(
             after_batch=STOP.check,
         )
         val_epoch = Epoch(
-            datamodule.val_dataloader(),
-            limit=config.trainer.limit_val_batches,
-            after_batch=STOP.check,
+            val_loader, limit=config.trainer.limit_val_batches, after_batch=STOP.check
         )
         trainer.fit(
             module,
