@@ -16,7 +16,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from models.epochs import Batch, Epoch
 from models.metrics import eval_metrics
-from models.optim import OPTIMIZERS, SCHEDULERS
+from models.optim import SCHEDULERS, build_optimizer
 from models.options import MAX_EPOCHS, OPTIMIZER, OptimizerOptions, check_max_epochs
 from models.recurrent import RecurrentNet
 
@@ -158,10 +158,10 @@ class SequenceModule(pl.LightningModule):
             stats["clipped"] = (norm > max_norm).float()
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
-        """The optimizer from OPTIMIZERS and, unless 'none', an epoch scheduler."""
+        """The optimizer (models/optim.py) and, unless 'none', an epoch scheduler."""
         hp = self.hparams
-        opt = OPTIMIZERS[hp["optimizer"]](
-            self.parameters(), hp["lr"], hp["weight_decay"], hp["momentum"]
+        opt = build_optimizer(
+            hp["optimizer"], self.parameters(), hp["lr"], hp["weight_decay"], hp["momentum"]
         )
         sched = SCHEDULERS[hp["scheduler"]](opt, hp["step_size"], hp["gamma"], hp["max_epochs"])
         if sched is None:

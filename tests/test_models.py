@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from typing import Any
@@ -15,6 +16,7 @@ from torch import Tensor
 from datamodules.base import Split, TensorLoader
 from models import CELLS, OPTIMIZERS, SCHEDULERS, RecurrentNet, SequenceModule, count_parameters
 from models.epochs import Epoch, EpochLoader
+from models.optim import build_optimizer
 
 BATCH, SEQ, FEATURES, OUTPUTS, CLASSES, VOCAB = 4, 6, 3, 2, 5, 7
 MODES = ("regression_last", "regression_every", "classification_last", "lm_every")
@@ -203,6 +205,30 @@ def test_optimizer_table_passes_lr_and_weight_decay(name: str) -> None:
     assert (group["lr"], group["weight_decay"]) == (0.01, 0.1)
     if name == "sgd":
         assert group["momentum"] == 0.9
+    # torch has fused kernels for these three on the CPU (models/optim.py), none for rmsprop
+    assert bool(group.get("fused")) == (name in ("adam", "adamw", "sgd"))
+
+
+def test_fused_optimizer_step_matches_torchs_default_to_rounding() -> None:
+    torch.manual_seed(0)
+    fused_net = _net("regression_last")
+    plain_net = copy.deepcopy(fused_net)
+    fused = build_optimizer("adam", fused_net.parameters(), 0.01, 0.0, 0.0)
+    plain = torch.optim.Adam(plain_net.parameters(), lr=0.01)
+    assert fused.defaults["fused"] and not plain.defaults.get("fused")
+    x = torch.randn(8, 5, 3)
+    for _ in range(10):
+        for net, opt in ((fused_net, fused), (plain_net, plain)):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+    for p, q in zip(fused_net.parameters(), plain_net.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_no_fused_step_where_torch_has_no_kernel() -> None:
+    half = _net("regression_last").to(torch.bfloat16)
+    assert not build_optimizer("adam", half.parameters(), 0.01, 0.0, 0.0).defaults.get("fused")
 
 
 @pytest.mark.parametrize("name", sorted(set(SCHEDULERS) - {"none"}))
