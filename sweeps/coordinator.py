@@ -110,7 +110,7 @@ def run_sweep(
     status = "FAILED"
     try:
         if workers == 1:
-            work(args, report)
+            work(args, report, stores=(tracker, study))
         else:
             _run_children(
                 args, workers, lambda: _tidy(study, tracker, config, lock, report), spawned or []

@@ -250,3 +250,18 @@ def test_a_trial_trains_and_validates_the_batches_its_caps_allow(
     assert result.epochs_run == 3
     assert scored.count(False) == 3 * train_batches
     assert scored.count(True) == 3 * val_batches
+
+
+def test_one_worker_in_process_uses_the_coordinators_stores(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Opening the MLflow store and the study again cost about 0.2 s a sweep (alembic checks).
+    def opened_again(*args: Any) -> None:
+        raise AssertionError("the in-process worker opened a store the coordinator had open")
+
+    monkeypatch.setattr("sweeps.worker.Tracker", opened_again)
+    monkeypatch.setattr("sweeps.worker.open_budgeted", opened_again)
+    raw = tiny_raw()
+    raw["search"]["n_trials"] = 1
+    summary = run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)
+    assert summary.counts == {"COMPLETE": 1}
