@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 CELL_NAMES = ("gru", "lstm", "peephole", "rnn")  # the keys of models.cells.GATES
-IMPLS = ("fused", "reference")
+IMPLS = ("fused", "torch", "reference")
 NONLINEARITIES = ("tanh", "relu")
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULER_NAMES = ("none", "cosine", "step", "plateau")
@@ -36,7 +36,8 @@ class NetOptions:
 
     cell: str = "lstm"
     hidden_size: int = 32
-    # fused: torch's kernels (fast); reference: models/cells.py, the gates as equations.
+    # fused: the fastest kernels (torch's, and models/gru.py for a GRU training on a CPU);
+    # torch: torch's nn.RNN/LSTM/GRU only; reference: models/cells.py, gates as equations.
     impl: str = "fused"
     match_params: int | None = None  # set hidden_size to give about N parameters
     num_layers: int = 1

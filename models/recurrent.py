@@ -11,9 +11,11 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.cells import ReferenceRecurrent, Trace, parameter_count
+from models.gru import fits, gru_forward
 from models.options import NET, NetOptions
 
-# The fused torch kernels. Cells torch lacks (the peephole LSTM) exist only as a reference.
+# torch's kernels. Cells torch lacks (the peephole LSTM) exist only as a reference. With
+# impl "fused" a GRU trains on the CPU through models/gru.py; with "torch" through nn.GRU.
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -85,8 +87,9 @@ class RecurrentNet(nn.Module):
         if cell == "rnn":
             rnn_kwargs["nonlinearity"] = nonlinearity
         # torch applies `dropout` only between stacked layers and warns when num_layers == 1.
-        layer = CELLS[cell] if self.impl == "fused" else partial(ReferenceRecurrent, cell)
-        if self.impl == "fused":
+        torch_layer = self.impl != "reference"
+        layer = CELLS[cell] if torch_layer else partial(ReferenceRecurrent, cell)
+        if torch_layer:
             rnn_kwargs["batch_first"] = True  # the reference is batch-first by construction
         self.rnn: nn.Module = layer(
             input_size,
@@ -118,7 +121,10 @@ class RecurrentNet(nn.Module):
                 "a trace needs the reference cells: build the net with impl='reference'"
             )
         elif lengths is None:
-            out, state = self.rnn(inputs)
+            if self.impl == "fused" and fits(self.rnn, inputs):
+                out, state = gru_forward(self.rnn, inputs)  # type: ignore[arg-type]
+            else:
+                out, state = self.rnn(inputs)
         else:
             # Packing keeps padding out of both directions; lengths must live on the CPU.
             packed = pack_padded_sequence(
