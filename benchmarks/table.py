@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import cli_latency, diagnostics_cost, overhead, pruning, throughput
+from benchmarks import cells, cli_latency, diagnostics_cost, overhead, pruning, throughput
 from benchmarks.measure import Row
 
 Case = Callable[[bool], list[Row]]
@@ -22,6 +22,7 @@ CASES: dict[str, Case] = {
     "cli": cli_latency.run,
     "overhead": overhead.run,
     "diagnostics": diagnostics_cost.run,
+    "cells": cells.run,
     "throughput": throughput.run,
     "pruning": pruning.run,
 }

@@ -1,0 +1,70 @@
+"""The cells' own cost on the CPU: the GRU of models/gru.py against nn.GRU, and against the LSTM.
+
+On a CPU torch's nn.LSTM runs oneDNN's fused kernel while nn.GRU steps cell by cell under
+autograd, 1.4 to 4 times slower per step; a sweep that compares cells then spends most of its
+time on GRUs. `RecurrentNet` (impl "fused", the default) trains a GRU on a CPU through
+models/gru.py instead. Each side is one forward and backward pass of a batch of the adding
+problem (32 sequences of 100 steps, hidden 32), CPU time on one torch thread, in turn.
+
+    python -m benchmarks.cells [--quick]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+from benchmarks.measure import Row, alternate, timed
+from models.recurrent import RecurrentNet
+
+BATCH, STEPS, HIDDEN = 32, 100, 32
+
+
+def _pass(cell: str, impl: str, steps: int, repeats: int) -> Callable[[], float]:
+    """CPU seconds of `repeats` forward and backward passes of one net."""
+    torch.manual_seed(0)
+    net = RecurrentNet(2, 1, cell=cell, hidden_size=HIDDEN, impl=impl)
+    x, y = torch.randn(BATCH, steps, 2), torch.randn(BATCH, 1)
+
+    def run() -> None:
+        for _ in range(repeats):
+            net.zero_grad()
+            (net(x) - y).pow(2).mean().backward()  # type: ignore[no-untyped-call]
+
+    run()  # warm-up: oneDNN builds its primitives on the first call
+    return lambda: timed(run, time.process_time) / repeats
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Per batch: fused GRU against nn.GRU, and the fused GRU against the LSTM."""
+    steps, repeats, rounds = (10, 2, 2) if quick else (STEPS, 10, 7)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        got = alternate(
+            {
+                "nn.GRU": _pass("gru", "torch", steps, repeats),
+                "fused GRU": _pass("gru", "fused", steps, repeats),
+                "LSTM": _pass("lstm", "fused", steps, repeats),
+            },
+            rounds,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    ms = {k: v * 1000 for k, v in got.items()}
+    shape = f"{BATCH}x{steps} steps, hidden {HIDDEN}, forward and backward, CPU time"
+    return [
+        Row("GRU batch, CPU: models/gru.py against nn.GRU", "nn.GRU", ms["nn.GRU"],
+            "fused GRU", ms["fused GRU"], "ms", note=shape),
+        Row("GRU batch against LSTM batch, CPU (both as trials run them)", "LSTM", ms["LSTM"],
+            "fused GRU", ms["fused GRU"], "ms", note=shape),
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    from benchmarks.table import main
+
+    sys.exit(main(["cells", *sys.argv[1:]]))
