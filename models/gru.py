@@ -110,6 +110,7 @@ def fits(gru: nn.Module, x: Tensor) -> bool:
         and gru.proj_size == 0
         and x.device.type == "cpu"
         and torch.is_grad_enabled()  # without autograd, nn.GRU's C++ loop is the faster
+        and not torch.is_autocast_enabled("cpu")  # its ops would mix dtypes step by step
         and x.dtype in (torch.float32, torch.float64)
     )
 

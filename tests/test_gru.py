@@ -75,6 +75,8 @@ def test_fits_only_where_it_is_the_faster_path() -> None:
     assert not fits(gru, x.to(torch.bfloat16))
     with torch.no_grad():  # validation: nn.GRU's C++ loop without autograd is faster
         assert not fits(gru, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not fits(gru, x)
 
 
 def _net(impl: str) -> RecurrentNet:
