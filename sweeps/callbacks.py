@@ -12,7 +12,7 @@ import optuna
 import pytorch_lightning as pl
 
 if TYPE_CHECKING:
-    from sweeps.tracking import TrialRun
+    from sweeps.tracking import EpochRecord, TrialRun
 
 
 class MissingMetricError(RuntimeError):
@@ -83,7 +83,6 @@ class MetricWatch(pl.Callback):
 # The least time between two MLflow writes of a trial's curves. On a cheap epoch (0.06 to 0.3 s
 # on the adding problem) one write cost 3 to 4 ms; a curve a second or two behind costs nothing.
 SEND_EVERY_S = 2.0
-EpochRecord = tuple[int, dict[str, float], int]  # epoch, its metrics, when validated (unix ms)
 
 
 class EpochCurves(pl.Callback):

@@ -225,6 +225,9 @@ class Tracker:
         return child
 
 
+EpochRecord = tuple[int, dict[str, float], int]  # epoch, its metrics, when validated (unix ms)
+
+
 def _metric(key: str, value: float, step: int) -> Metric:
     return Metric(key, value, int(time.time() * 1000), step)
 
@@ -244,7 +247,7 @@ class TrialRun:
     def log_epoch(self, metrics: dict[str, float], *, epoch: int) -> None:
         self.log_epochs([(epoch, metrics, int(time.time() * 1000))])
 
-    def log_epochs(self, epochs: list[tuple[int, dict[str, float], int]]) -> None:
+    def log_epochs(self, epochs: list[EpochRecord]) -> None:
         """Several epochs' metrics in one batch call: (epoch, metrics, unix ms) each, the epoch
         as the MLflow step and the time as its timestamp."""
         self.client.log_batch(
