@@ -40,7 +40,8 @@ class GRUFunction(torch.autograd.Function):
         hidden = h0.shape[1]
         # The input's share of every gate at every step: one matrix product, not T. The
         # hidden side's bias joins it for r and z, where the two are simply added.
-        gi = torch.addmm(b_ih, x.reshape(steps * batch, -1), w_ih.t()).view(steps, batch, -1)
+        x_flat = x.reshape(steps * batch, -1)  # a copy when x is a batch-first transpose
+        gi = torch.addmm(b_ih, x_flat, w_ih.t()).view(steps, batch, -1)
         gi_rz, gi_n = torch.split(gi, [2 * hidden, hidden], 2)
         b_hh_rz, b_hh_n = torch.split(b_hh, [2 * hidden, hidden])
         pre_rz = (gi_rz + b_hh_rz).unbind(0)
@@ -60,7 +61,7 @@ class GRUFunction(torch.autograd.Function):
             ghns.append(gh_n)
         states = torch.stack(hs)  # (T + 1, B, H): h_0 .. h_T
         gates = torch.stack(rzs), torch.stack(ns), torch.stack(ghns)
-        ctx.save_for_backward(x, w_ih, w_hh, states, *gates)
+        ctx.save_for_backward(x_flat, w_ih, w_hh, states, *gates)
         ctx.set_materialize_grads(False)
         return states[1:], h
 
@@ -69,7 +70,7 @@ class GRUFunction(torch.autograd.Function):
     def backward(
         ctx: Any, d_out: Tensor | None, d_last: Tensor | None
     ) -> tuple[Tensor | None, ...]:
-        x, w_ih, w_hh, states, rz, n, gh_n = ctx.saved_tensors
+        x_flat, w_ih, w_hh, states, rz, n, gh_n = ctx.saved_tensors
         steps, batch, hidden = n.shape
         r, z = rz.chunk(2, 2)
         h_prev = states[:-1]
@@ -94,8 +95,8 @@ class GRUFunction(torch.autograd.Function):
             (d_gh_all.view(steps, batch, -1)[..., : 2 * hidden], torch.stack(gs) * a_n), 2
         ).view(steps * batch, 3 * hidden)
         need = ctx.needs_input_grad
-        d_x = (d_gi_all @ w_ih).view_as(x) if need[0] else None
-        d_w_ih = d_gi_all.t() @ x.reshape(steps * batch, -1) if need[2] else None
+        d_x = (d_gi_all @ w_ih).view(steps, batch, -1) if need[0] else None
+        d_w_ih = d_gi_all.t() @ x_flat if need[2] else None
         d_w_hh = d_gh_all.t() @ h_prev.reshape(steps * batch, hidden) if need[3] else None
         d_b_ih = d_gi_all.sum(0) if need[4] else None
         d_b_hh = d_gh_all.sum(0) if need[5] else None
