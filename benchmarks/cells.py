@@ -1,10 +1,11 @@
-"""The cells' own cost on the CPU: the GRU of models/gru.py against nn.GRU, and against the LSTM.
+"""The cells' own cost on the CPU: models/fused.py's GRU and RNN against torch's, and the LSTM.
 
-On a CPU torch's nn.LSTM runs oneDNN's fused kernel while nn.GRU steps cell by cell under
-autograd, 1.4 to 4 times slower per step; a sweep that compares cells then spends most of its
-time on GRUs. `RecurrentNet` (impl "fused", the default) trains a GRU on a CPU through
-models/gru.py instead. Each side is one forward and backward pass of a batch of the adding
-problem (32 sequences of 100 steps, hidden 32), CPU time on one torch thread, in turn.
+On a CPU torch's nn.LSTM runs oneDNN's fused kernel while nn.GRU and nn.RNN step cell by cell
+under autograd: the GRU 1.4 to 4 times slower per step than the LSTM; a sweep that compares
+cells then spends most of its time on GRUs. `RecurrentNet` (impl "fused", the default) trains
+a GRU or RNN on a CPU through models/fused.py instead. Each side is one forward and backward
+pass of a batch of the adding problem (32 sequences of 100 steps, hidden 32), CPU time on one
+torch thread, in turn.
 
     python -m benchmarks.cells [--quick]
 """
@@ -39,7 +40,7 @@ def _pass(cell: str, impl: str, steps: int, repeats: int) -> Callable[[], float]
 
 
 def run(quick: bool = False) -> list[Row]:
-    """Per batch: fused GRU against nn.GRU, and the fused GRU against the LSTM."""
+    """Per batch: fused GRU and RNN against torch's, and the fused GRU against the LSTM."""
     steps, repeats, rounds = (10, 2, 2) if quick else (STEPS, 10, 7)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -49,6 +50,8 @@ def run(quick: bool = False) -> list[Row]:
                 "nn.GRU": _pass("gru", "torch", steps, repeats),
                 "fused GRU": _pass("gru", "fused", steps, repeats),
                 "LSTM": _pass("lstm", "fused", steps, repeats),
+                "nn.RNN": _pass("rnn", "torch", steps, repeats),
+                "fused RNN": _pass("rnn", "fused", steps, repeats),
             },
             rounds,
         )
@@ -57,8 +60,10 @@ def run(quick: bool = False) -> list[Row]:
     ms = {k: v * 1000 for k, v in got.items()}
     shape = f"{BATCH}x{steps} steps, hidden {HIDDEN}, forward and backward, CPU time"
     return [
-        Row("GRU batch, CPU: models/gru.py against nn.GRU", "nn.GRU", ms["nn.GRU"],
+        Row("GRU batch, CPU: models/fused.py against nn.GRU", "nn.GRU", ms["nn.GRU"],
             "fused GRU", ms["fused GRU"], "ms", note=shape),
+        Row("RNN batch (tanh), CPU: models/fused.py against nn.RNN", "nn.RNN", ms["nn.RNN"],
+            "fused RNN", ms["fused RNN"], "ms", note=shape),
         Row("GRU batch against LSTM batch, CPU (both as trials run them)", "LSTM", ms["LSTM"],
             "fused GRU", ms["fused GRU"], "ms", note=shape),
     ]  # fmt: skip

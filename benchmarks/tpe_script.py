@@ -78,7 +78,7 @@ def run_study(
     # workers draw different trials. The script draws through the same reseeding, and so the
     # same trials in the same order: time to target then compares pruning and the cost of an
     # epoch, not which trials luck put first (an nn.GRU epoch costs 3 to 4 LSTM epochs here;
-    # the platform's GRU, models/gru.py, 2).
+    # the platform's GRU, models/fused.py, 2).
     sampler = seed_per_trial(optuna.samplers.TPESampler(seed=seed), seed)
     study = optuna.create_study(sampler=sampler, pruner=optuna.pruners.MedianPruner())
     study.optimize(objective_for(data, max_epochs, space), n_trials=n_trials)

@@ -36,7 +36,7 @@ class NetOptions:
 
     cell: str = "lstm"
     hidden_size: int = 32
-    # fused: the fastest kernels (torch's, and models/gru.py for a GRU training on a CPU);
+    # fused: the fastest kernels (torch's, and models/fused.py for a GRU or RNN training on a CPU);
     # torch: torch's nn.RNN/LSTM/GRU only; reference: models/cells.py, gates as equations.
     impl: str = "fused"
     match_params: int | None = None  # set hidden_size to give about N parameters

@@ -11,11 +11,11 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.cells import ReferenceRecurrent, Trace, parameter_count
-from models.gru import fits, gru_forward
+from models.fused import fits, fused_forward
 from models.options import NET, NetOptions
 
 # torch's kernels. Cells torch lacks (the peephole LSTM) exist only as a reference. With
-# impl "fused" a GRU trains on the CPU through models/gru.py; with "torch" through nn.GRU.
+# impl "fused" a GRU or RNN trains on the CPU through models/fused.py; with "torch" through torch's.
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -122,7 +122,7 @@ class RecurrentNet(nn.Module):
             )
         elif lengths is None:
             if self.impl == "fused" and fits(self.rnn, inputs):
-                out, state = gru_forward(self.rnn, inputs)  # type: ignore[arg-type]
+                out, state = fused_forward(self.rnn, inputs)  # type: ignore[arg-type]
             else:
                 out, state = self.rnn(inputs)
         else:
