@@ -186,7 +186,7 @@ def _rows(tracker: Tracker, quick: bool, device: str) -> list[Row]:
                 tracker, BENCH_LSTM, n_train, 1000, epochs, device, wall=True, diagnostics=False
             ),
         },
-        1 if quick else 3,
+        1 if quick else 5,  # whole processes on a shared host vary by 10 to 20% run to run
     )
     fixed = zero_icept["plat"] - zero_icept["plain"]
     goal = 1.10 if device == "cpu" else 1.25  # issue 10: 1.25x the plain loop on a GPU
