@@ -27,6 +27,7 @@ and a vanilla RNN h' = f(x W_ih + b_ih + h W_hh + b_hh), with f tanh or relu.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -187,23 +188,41 @@ def fused_forward(rnn: nn.GRU | nn.RNN, x: Tensor) -> tuple[Tensor, Tensor]:
     else:
         layer_fn, extra = RNNFunction.apply, (rnn.nonlinearity == "relu",)
     seq = x.transpose(0, 1) if rnn.batch_first else x  # (T, B, in)
-    directions = 2 if rnn.bidirectional else 1
     h0 = seq.new_zeros(seq.shape[1], rnn.hidden_size)
+
+    def one(seq: Tensor, weights: list[Tensor], backward: bool) -> tuple[Tensor, Tensor]:
+        inputs = seq.flip(0) if backward else seq
+        out, last = layer_fn(inputs, h0, *weights, *extra)  # type: ignore[no-untyped-call]
+        return (out.flip(0) if backward else out), last
+
+    seq, finals = run_layers(rnn, seq, one)
+    return (seq.transpose(0, 1) if rnn.batch_first else seq), finals
+
+
+OneDirection = Callable[[Tensor, list[Tensor], bool], tuple[Tensor, Tensor]]
+
+
+def run_layers(rnn: nn.RNNBase, seq: Tensor, one: OneDirection) -> tuple[Tensor, Tensor]:
+    """`rnn`'s layers and directions over time-major `seq`, with its dropout between layers.
+
+    `one(seq, weights, backward)` runs one direction of one layer, given its weights
+    (weight_ih, weight_hh, bias_ih, bias_hh), and returns its outputs in time order and its
+    final state. Returns the top layer's outputs (T, B, directions * H) and the final states
+    (layers * directions, B, H), ordered as torch orders h_n.
+    """
+    directions = 2 if rnn.bidirectional else 1
     finals = []
     for layer in range(rnn.num_layers):
         outs = []
         for d in range(directions):
             suffix = f"_l{layer}" + ("_reverse" if d else "")
-            weights = [getattr(rnn, f"{name}{suffix}") for name in _WEIGHTS]
-            inputs = seq.flip(0) if d else seq
-            out, last = layer_fn(inputs, h0, *weights, *extra)  # type: ignore[no-untyped-call]
-            outs.append(out.flip(0) if d else out)
+            out, last = one(seq, [getattr(rnn, f"{name}{suffix}") for name in WEIGHTS], bool(d))
+            outs.append(out)
             finals.append(last)
         seq = outs[0] if directions == 1 else torch.cat(outs, 2)
         if rnn.dropout and rnn.training and layer < rnn.num_layers - 1:
             seq = F.dropout(seq, rnn.dropout, training=True)
-    out = seq.transpose(0, 1) if rnn.batch_first else seq
-    return out, torch.stack(finals)
+    return seq, torch.stack(finals)
 
 
-_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

@@ -13,9 +13,11 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from models.cells import ReferenceRecurrent, Trace, parameter_count
 from models.fused import fits, fused_forward
 from models.options import NET, NetOptions
+from models.padded import padded_fits, padded_forward
 
-# torch's kernels. Cells torch lacks (the peephole LSTM) exist only as a reference. With
-# impl "fused" a GRU or RNN trains on the CPU through models/fused.py; with "torch" through torch's.
+# torch's kernels. Cells torch lacks (the peephole LSTM) exist only as a reference. With impl
+# "fused", on the CPU a GRU or RNN trains through models/fused.py and a variable-length batch
+# runs unpacked through models/padded.py; with "torch" through torch's layers, packed.
 CELLS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
@@ -125,6 +127,8 @@ class RecurrentNet(nn.Module):
                 out, state = fused_forward(self.rnn, inputs)  # type: ignore[arg-type]
             else:
                 out, state = self.rnn(inputs)
+        elif self.impl == "fused" and padded_fits(self.rnn, inputs):
+            out, state = padded_forward(self.rnn, inputs, lengths)  # type: ignore[arg-type]
         else:
             # Packing keeps padding out of both directions; lengths must live on the CPU.
             packed = pack_padded_sequence(
