@@ -182,21 +182,26 @@ def fits(rnn: nn.Module, x: Tensor) -> bool:
 
 def fused_forward(rnn: nn.GRU | nn.RNN, x: Tensor) -> tuple[Tensor, Tensor]:
     """What `rnn(x)` returns, from zero initial states, computed with GRUFunction/RNNFunction."""
-    extra: tuple[bool, ...] = ()  # RNNFunction's relu flag
-    if isinstance(rnn, nn.GRU):
-        layer_fn = GRUFunction.apply
-    else:
-        layer_fn, extra = RNNFunction.apply, (rnn.nonlinearity == "relu",)
+    layer_fn = direction_function(rnn)
     seq = x.transpose(0, 1) if rnn.batch_first else x  # (T, B, in)
     h0 = seq.new_zeros(seq.shape[1], rnn.hidden_size)
 
     def one(seq: Tensor, weights: list[Tensor], backward: bool) -> tuple[Tensor, Tensor]:
         inputs = seq.flip(0) if backward else seq
-        out, last = layer_fn(inputs, h0, *weights, *extra)  # type: ignore[no-untyped-call]
+        out, last = layer_fn(inputs, h0, *weights)
         return (out.flip(0) if backward else out), last
 
     seq, finals = run_layers(rnn, seq, one)
     return (seq.transpose(0, 1) if rnn.batch_first else seq), finals
+
+
+def direction_function(rnn: nn.GRU | nn.RNN) -> Callable[..., tuple[Tensor, Tensor]]:
+    """GRUFunction or RNNFunction (with the module's nonlinearity) as one call:
+    (x (T, B, in), h0, weight_ih, weight_hh, bias_ih, bias_hh) -> (outputs, h_T)."""
+    if isinstance(rnn, nn.GRU):
+        return GRUFunction.apply
+    relu = rnn.nonlinearity == "relu"
+    return lambda x, h0, *weights: RNNFunction.apply(x, h0, *weights, relu)  # type: ignore[no-untyped-call]
 
 
 OneDirection = Callable[[Tensor, list[Tensor], bool], tuple[Tensor, Tensor]]

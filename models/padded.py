@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from models.fused import GRUFunction, RNNFunction, fits, run_layers
+from models.fused import direction_function, fits, run_layers
 
 # torch's one-layer, one-direction kernels (what nn.LSTM/GRU/RNN call), by module and mode
 _KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
@@ -88,10 +88,7 @@ def padded_forward(rnn: nn.RNNBase, x: Tensor, lengths: Tensor) -> tuple[Tensor,
 def _one_direction(rnn: nn.RNNBase, seq: Tensor, h0: Tensor, weights: list[Tensor]) -> Tensor:
     """One layer, one direction over (T, B, in) from zero states: its outputs (T, B, H)."""
     if fits(rnn, seq):  # models/fused.py's GRU and RNN, with autograd on
-        if isinstance(rnn, nn.GRU):
-            return GRUFunction.apply(seq, h0, *weights)[0]  # type: ignore[no-untyped-call,no-any-return]
-        relu = rnn.mode == "RNN_RELU"
-        return RNNFunction.apply(seq, h0, *weights, relu)[0]  # type: ignore[no-untyped-call,no-any-return]
+        return direction_function(rnn)(seq, h0, *weights)[0]  # type: ignore[arg-type]
     hx: Tensor | tuple[Tensor, Tensor] = h0[None]
     if rnn.mode == "LSTM":
         hx = (h0[None], h0[None])
