@@ -29,8 +29,8 @@ from mlflow import MlflowClient
 
 from sweeps.config import validate
 from sweeps.coordinator import run_sweep
+from sweeps.keys import RUN_ATTR
 from sweeps.summary import trial_value
-from sweeps.tracking import RUN_ATTR
 
 CELLS = ("rnn", "lstm", "gru")
 BASELINE = 1.0 / 6.0  # predicting the mean 1: var(U1 + U2)

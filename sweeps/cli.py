@@ -15,7 +15,8 @@ import typer
 
 from sweeps.cli_options import ConfigArg, SetOpt, StorageOpt, StudyOpt, TrackingOpt, WorkersOpt
 from sweeps.data_cli import data_app
-from sweeps.exits import DEBUG_ENV, exits, quiet_failed_trials
+from sweeps.exits import exits
+from sweeps.output import DEBUG_ENV, quiet_failed_trials
 from sweeps.results_cli import results_app
 from sweeps.secrets import redact
 from sweeps.signals import STOP

@@ -25,20 +25,22 @@ from sweeps.children import send, start
 from sweeps.config import Config
 from sweeps.dataset import make_datamodule
 from sweeps.errors import ConfigError
+from sweeps.keys import RUN_ATTR, SESSION_ATTR
 from sweeps.leaderboard import Leaderboard
+from sweeps.objectives import check_metric
+from sweeps.output import Echo
 from sweeps.preflight import preflight
-from sweeps.reaper import SESSION_ATTR, reap, requeue_interrupted
+from sweeps.reaper import reap, requeue_interrupted
 from sweeps.secrets import redact
 from sweeps.signals import STOP
 from sweeps.space import check_space, grid
 from sweeps.storage import DEFAULT_STORAGE, StudyLock, lock_for
 from sweeps.study import SweepSummary, budget_used, load_existing, state_counts
-from sweeps.tracking import RUN_ATTR, Tracker, TrialRun
-from sweeps.trial import baseline_tags, check_metric
+from sweeps.tracking import Tracker, TrialRun
+from sweeps.trial import baseline_tags
 from sweeps.warmstart import warm_start
 from sweeps.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
 
-Report = Callable[[str], None]
 CHECKPOINTS = "sweep-checkpoints"  # per-trial training state, beside the embedded stores
 
 
@@ -47,7 +49,7 @@ def run_sweep(
     *,
     storage: str | None = None,
     study_name: str | None = None,
-    report: Report = print,
+    report: Echo = print,
     from_study: str | None = None,
     from_top: int = 5,
     workers: int = 1,
@@ -133,7 +135,7 @@ def run_sweep(
 
 
 def _tidy(
-    study: optuna.Study, tracker: Tracker, config: Config, lock: StudyLock, report: Report
+    study: optuna.Study, tracker: Tracker, config: Config, lock: StudyLock, report: Echo
 ) -> list[int]:
     """Reap trials no live process owns, and queue interrupted ones again; returns those."""
     with lock():
@@ -206,7 +208,7 @@ def _close_parent(
     lock: StudyLock,
     *,
     status: str,
-    report: Report,
+    report: Echo,
 ) -> None:
     """End the parent run, unless a trial still runs elsewhere: its coordinator closes it."""
     with lock():
@@ -218,7 +220,7 @@ def _close_parent(
         tracker.close_parent(parent_id, study, status=status)
 
 
-def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Report) -> None:
+def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Echo) -> None:
     """The offline report on the parent run; a failure to write it must not fail the sweep."""
     from sweeps.report import attach
 
@@ -228,7 +230,7 @@ def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report
         report(f"warning: report.html could not be attached to the parent run ({err})")
 
 
-def _attach_plots(tracker: Tracker, study: optuna.Study, report: Report) -> None:
+def _attach_plots(tracker: Tracker, study: optuna.Study, report: Echo) -> None:
     """The gradient-over-time figure of each cell's best trial, drawn once per sweep."""
     from sweeps.diagnosis import plot_best
 
@@ -248,7 +250,7 @@ def _all_failed(study: optuna.Study, session: str) -> bool:
     return bool(mine) and all(t.state == TrialState.FAIL for t in mine)
 
 
-def _fit_to_grid(config: Config, report: Report) -> Config:
+def _fit_to_grid(config: Config, report: Echo) -> Config:
     """A grid has a fixed number of points: more trials would only repeat them."""
     if config.search.sampler.name != "grid":
         return config

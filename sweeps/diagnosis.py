@@ -126,8 +126,8 @@ def plot_best(client: MlflowClient, study: optuna.Study) -> list[str]:
     study), from its `.json`; returns the run ids drawn. Runs already drawn are skipped."""
     from optuna.trial import TrialState
 
+    from sweeps.keys import RUN_ATTR
     from sweeps.leaderboard import minimizing
-    from sweeps.tracking import RUN_ATTR
 
     if len(study.directions) != 1:
         return []

@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import traceback
 from collections.abc import Callable
 from functools import wraps
@@ -20,17 +18,12 @@ from typing import Any, TypeVar
 import typer
 
 from sweeps.errors import ConfigError, clip
+from sweeps.output import DEBUG_ENV, debugging
 from sweeps.secrets import redact
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-DEBUG_ENV = "SWEEP_DEBUG"
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def debugging() -> bool:
-    """Whether tracebacks were asked for (`--debug` sets the variable for the whole process)."""
-    return os.environ.get(DEBUG_ENV, "") not in ("", "0", "false", "no")
 
 
 def _traceback(err: BaseException) -> None:
@@ -71,23 +64,3 @@ def exits(fn: F) -> F:
             raise typer.Exit(EXIT_FAILURE) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-class _FailedTrialTraceback(logging.Filter):
-    """Optuna logs each failed trial twice: with its traceback, then as "Trial N failed with
-    value None." The sweep reports the failure in its own line, and a Ctrl-C must end on the
-    exit-130 line, not on a KeyboardInterrupt block: so both records are dropped unless
-    tracebacks were asked for."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        echo = record.exc_info is None and not record.getMessage().endswith(
-            "failed with value None."
-        )
-        return echo or debugging()
-
-
-def quiet_failed_trials() -> None:
-    """Install the filter above on the logger Optuna reports failed trials with."""
-    logger = logging.getLogger("optuna.study._optimize")
-    if not any(isinstance(f, _FailedTrialTraceback) for f in logger.filters):
-        logger.addFilter(_FailedTrialTraceback())

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR
 from sweeps.mlflow_ui import runs_route
-from sweeps.tracking import NOTE_TAG, RUN_ATTR
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -102,8 +102,8 @@ def objective_names(study: optuna.Study, first: str | None = None) -> list[str]:
     """The searched metrics, as the trials' stored configs name them."""
     n = len(study.directions)
     for t in study.get_trials(deepcopy=False):
-        metric = t.user_attrs.get("config", {}).get("search", {}).get("objectives") or [
-            t.user_attrs.get("config", {}).get("search", {}).get("metric")
+        metric = t.user_attrs.get(CONFIG_ATTR, {}).get("search", {}).get("objectives") or [
+            t.user_attrs.get(CONFIG_ATTR, {}).get("search", {}).get("metric")
         ]
         if len(metric) == n and all(isinstance(m, str) for m in metric):
             return [str(m) for m in metric]

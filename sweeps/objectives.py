@@ -7,6 +7,7 @@ records once training ends. Optuna cannot prune a multi-objective trial, so prun
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from models.metrics import metric_names
@@ -15,7 +16,6 @@ from sweeps.errors import ConfigError
 if TYPE_CHECKING:
     from datamodules.catalog import DataKind
     from sweeps.config import Config
-    from sweeps.trial import TrainResult
 
 LATER = ("n_parameters", "best_epoch")  # what an objective after the first may name
 # Optuna's CMA-ES sampler is single-objective only.
@@ -65,10 +65,8 @@ def check_objectives(config: Config) -> None:
         )
 
 
-def objective_values(config: Config, result: TrainResult) -> float | list[float]:
-    """The trial's value: one number, or one per objective."""
+def objective_values(config: Config, recorded: Mapping[str, float]) -> float | list[float]:
+    """The trial's value, from the numbers its run recorded: one, or one per objective."""
     metrics = config.search.all_metrics()
-    if len(metrics) == 1:
-        return result.best_value
-    recorded = result.summary(metrics[0])
-    return [result.best_value, *(float(recorded[name]) for name in metrics[1:])]
+    values = [float(recorded[name]) for name in metrics]
+    return values[0] if len(values) == 1 else values

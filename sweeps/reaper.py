@@ -25,23 +25,26 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.keys import (
+    BEAT_ATTR,
+    CHAIN_ATTR,
+    HOST_ATTR,
+    INTERRUPTED_ATTR,
+    PID_ATTR,
+    REAPED_ATTR,
+    RESUME_RUN_ATTR,
+    RETRY_OF,
+    RUN_ATTR,
+    SESSION_ATTR,
+    START_ATTR,
+)
+from sweeps.output import Echo
+
 if TYPE_CHECKING:
     from sweeps.config import Config
 
-HOST_ATTR, PID_ATTR, START_ATTR, BEAT_ATTR = (
-    "worker.host",
-    "worker.pid",
-    "worker.start",
-    "worker.beat",
-)
-SESSION_ATTR = "worker.session"  # the `sweep run` invocation that ran the trial
-INTERRUPTED_ATTR = "interrupted"  # stopped by a signal, not by its config
-RETRY_OF, CHAIN_ATTR, REAPED_ATTR = "retry_of", "chain", "reaped"
-RESUME_RUN_ATTR = "resume_run"  # the MLflow run a retried trial continues
-RESUMED_ATTR = "resumed_from"  # the epoch a retried trial continued from (0: from scratch)
 GRACE_BEATS = 3  # another host's trial is dead after this many missed heartbeats
 
-Report = Callable[[str], None]
 CloseRun = Callable[[FrozenTrial, str], None]
 
 
@@ -128,12 +131,12 @@ def retry(study: optuna.Study, trial: FrozenTrial, *, reaped: bool) -> None:
         CHAIN_ATTR: attrs.get(CHAIN_ATTR, trial.number),
         REAPED_ATTR: attrs.get(REAPED_ATTR, 0) + (1 if reaped else 0),
     }
-    if "mlflow_run_id" in attrs:
-        user_attrs[RESUME_RUN_ATTR] = attrs["mlflow_run_id"]
+    if RUN_ATTR in attrs:
+        user_attrs[RESUME_RUN_ATTR] = attrs[RUN_ATTR]
     study.enqueue_trial(dict(trial.params), user_attrs=user_attrs)
 
 
-def reap(study: optuna.Study, heartbeat: float, close_run: CloseRun, report: Report) -> list[int]:
+def reap(study: optuna.Study, heartbeat: float, close_run: CloseRun, report: Echo) -> list[int]:
     """Fail each RUNNING trial no live process owns, close its run, retry it once."""
     reaped = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -170,7 +173,7 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
 
 
 def reap_for_status(
-    study: optuna.Study, config: Config | None, storage: str | None, report: Report
+    study: optuna.Study, config: Config | None, storage: str | None, report: Echo
 ) -> None:
     """`sweep status` tidies too: no trial stays RUNNING after its process is gone.
 
@@ -187,7 +190,7 @@ def reap_for_status(
         # MLflow is imported only for a dead trial: its 1.7 s would double `sweep status`.
         from mlflow import MlflowClient
 
-        from sweeps.tracking import RUN_ATTR, TrialRun, absolute_uri
+        from sweeps.tracking import TrialRun, absolute_uri
 
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id is None:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.keys import RUN_ATTR
 from sweeps.leaderboard import best_seen, cell_rows, last_seen, minimizing, objective_names
-from sweeps.tracking import RUN_ATTR
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

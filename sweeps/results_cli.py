@@ -13,6 +13,7 @@ import typer
 from sweeps.cli_options import OptionalConfig, StorageOpt, StudyOpt, TrackingOpt
 from sweeps.errors import ConfigError
 from sweeps.exits import exits
+from sweeps.keys import RUN_ATTR
 from sweeps.secrets import redact
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _echo_best(st: Any) -> None:
     typer.echo(f"best: trial {best.number}, value {best.value:.6g}")
     for key, value in best.params.items():
         typer.echo(f"  {key} = {value}")
-    run_id = best.user_attrs.get("mlflow_run_id")
+    run_id = best.user_attrs.get(RUN_ATTR)
     if run_id:
         typer.echo(f"  mlflow run {run_id}")
 

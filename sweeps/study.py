@@ -12,13 +12,12 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config import Config, PrunerConfig, SamplerConfig
 from sweeps.errors import ConfigError
+from sweeps.keys import CONFIG_ATTR, INTERRUPTED_ATTR, RETRY_OF
 from sweeps.pruners import PlateauPruner
-from sweeps.reaper import INTERRUPTED_ATTR, RETRY_OF
 from sweeps.secrets import redact
 from sweeps.space import grid
 from sweeps.storage import open_storage
 
-CONFIG_ATTR = "config"  # trial user attribute: the full resolved config the trial ran
 MAX_FAILURES_IN_A_ROW = 3
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sweep prints one line per trial

@@ -15,9 +15,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.study import CONFIG_ATTR
+from sweeps.keys import BASELINE_ATTR, CONFIG_ATTR
 
-BASELINE_ATTR = "baseline"  # trial user attribute: the searched metric's baseline on its data
 # A trial "stayed at the baseline" when it ended no better than the baseline by this share.
 BASELINE_MARGIN = 0.10
 CELL_PARAM = "model.cell"

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from sweeps import blank_store
+from sweeps.keys import EXPERIMENT_KIND, KIND_TAG, PARENT_ATTR, RUN_ATTR
 from sweeps.secrets import redact
 from sweeps.storage import file_lock
 
@@ -30,13 +31,6 @@ if TYPE_CHECKING:
 # MLflow announces "Creating initial MLflow database tables..." at INFO for a new store, two
 # lines of every first sweep in a folder that no user needs to act on.
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
-
-PARENT_ATTR = "mlflow_parent_run_id"  # study user attribute -> the parent run
-RUN_ATTR = "mlflow_run_id"  # trial user attribute -> the trial's run
-NOTE_TAG = "mlflow.note.content"  # markdown that MLflow's UI shows as a description
-# MLflow 3's UI opens an experiment without this tag in its GenAI mode (traces, no runs).
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
-KIND_TAG = "sweep.kind"  # sweep (the parent), trial, train or reproduce
 
 
 def curve_name(metric: str) -> str:

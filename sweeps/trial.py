@@ -22,9 +22,9 @@ from sweeps.callbacks import EpochCurves, MetricWatch
 from sweeps.config import Config
 from sweeps.dataset import make_datamodule
 from sweeps.diagnosis import DiagnosticsLog
-from sweeps.objectives import check_metric as check_metric  # re-exported: the coordinator's
+from sweeps.keys import BASELINE_ATTR
+from sweeps.objectives import check_metric
 from sweeps.signals import STOP
-from sweeps.summary import BASELINE_ATTR
 
 if TYPE_CHECKING:
     import optuna

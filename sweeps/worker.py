@@ -22,26 +22,22 @@ import optuna
 from sweeps.callbacks import MissingMetricError
 from sweeps.config import Config
 from sweeps.errors import ConfigError
-from sweeps.exits import quiet_failed_trials
+from sweeps.keys import CHAIN_ATTR, CONFIG_ATTR, INTERRUPTED_ATTR, RESUME_RUN_ATTR, RESUMED_ATTR
 from sweeps.leaderboard import Leaderboard
 from sweeps.loader import with_values
 from sweeps.objectives import objective_values
+from sweeps.output import Echo, quiet_failed_trials
 from sweeps.reaper import (
-    CHAIN_ATTR,
-    INTERRUPTED_ATTR,
-    RESUME_RUN_ATTR,
-    RESUMED_ATTR,
     beating,
     claim,
 )
 from sweeps.signals import STOP
 from sweeps.space import suggest
 from sweeps.storage import BudgetSpent, guard, lock_for, open_storage
-from sweeps.study import CONFIG_ATTR, MAX_FAILURES_IN_A_ROW, budget_used, open_study
+from sweeps.study import MAX_FAILURES_IN_A_ROW, budget_used, open_study
 from sweeps.tracking import Tracker, TrialRun
 from sweeps.trial import TrainResult, train
 
-Report = Callable[[str], None]
 # Exit codes of a worker process, read by the coordinator.
 DONE, BAD_CONFIG, FAILING, STOPPED = 0, 2, 3, 130
 
@@ -77,7 +73,7 @@ def open_budgeted(config: Config, storage: str, name: str) -> optuna.Study:
 
 
 def objective_for(
-    config: Config, tracker: Tracker, args: WorkerArgs, report: Report
+    config: Config, tracker: Tracker, args: WorkerArgs, report: Echo
 ) -> Callable[[optuna.Trial], float | list[float]]:
     """The Optuna objective: claim, sample, build the trial's config, train, record in MLflow."""
 
@@ -118,12 +114,12 @@ def objective_for(
             f"trial {trial.number:3d} COMPLETE  {config.search.metric}={result.best_value:.6g} "
             f"(epoch {result.best_epoch}, {seconds:.1f}s{resumed})  {_short(values)}"
         )
-        return objective_values(config, result)
+        return objective_values(config, result.summary(config.search.metric))
 
     return objective
 
 
-def _close(run: TrialRun, report: Report, *, state: str, status: str, reason: str) -> None:
+def _close(run: TrialRun, report: Echo, *, state: str, status: str, reason: str) -> None:
     """End a trial's MLflow run on the way out; a logging error must not replace the cause."""
     try:
         run.finish(state=state, status=status, reason=reason)
@@ -145,7 +141,7 @@ def _short(values: dict[str, object]) -> str:
 
 
 def work(
-    args: WorkerArgs, report: Report = print, stores: tuple[Tracker, optuna.Study] | None = None
+    args: WorkerArgs, report: Echo = print, stores: tuple[Tracker, optuna.Study] | None = None
 ) -> int:
     """Run trials until the budget is spent, the deadline passes or a stop; returns why.
 

@@ -13,17 +13,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweeps.reaper import (
-    BEAT_ATTR,
-    HOST_ATTR,
-    INTERRUPTED_ATTR,
-    PID_ATTR,
-    RETRY_OF,
-    alive,
-    owner_gone,
-    reap,
-    requeue_interrupted,
-)
+from sweeps.keys import BEAT_ATTR, HOST_ATTR, INTERRUPTED_ATTR, PID_ATTR, RETRY_OF
+from sweeps.reaper import alive, owner_gone, reap, requeue_interrupted
 from sweeps.storage import BudgetSpent, guard, lock_for, open_storage
 from sweeps.study import budget_used, counted
 

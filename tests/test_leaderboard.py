@@ -9,8 +9,9 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
+from sweeps.keys import EXPERIMENT_KIND, NOTE_TAG
 from sweeps.leaderboard import Leaderboard, cell_rows, markdown, ranked
-from sweeps.tracking import EXPERIMENT_KIND, NOTE_TAG, Tracker
+from sweeps.tracking import Tracker
 
 DISTS = {
     "model.cell": CategoricalDistribution(["rnn", "lstm"]),

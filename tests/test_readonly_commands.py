@@ -74,8 +74,7 @@ def test_status_closes_the_run_of_a_trial_whose_process_died(workdir: Path) -> N
     from typer.testing import CliRunner
 
     from sweeps.cli import app
-    from sweeps.reaper import HOST_ATTR, PID_ATTR
-    from sweeps.tracking import RUN_ATTR
+    from sweeps.keys import HOST_ATTR, PID_ATTR, RUN_ATTR
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # its PID now names no process

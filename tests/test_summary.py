@@ -9,7 +9,8 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from sweeps.summary import BASELINE_ATTR, at_baseline, by_choice, format_table, trial_value
+from sweeps.keys import BASELINE_ATTR
+from sweeps.summary import at_baseline, by_choice, format_table, trial_value
 
 CELLS = CategoricalDistribution(["rnn", "gru"])
 LR = FloatDistribution(1e-4, 1e-1, log=True)

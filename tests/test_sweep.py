@@ -13,9 +13,9 @@ from optuna.trial import TrialState
 
 from sweeps.config import validate
 from sweeps.coordinator import run_sweep
+from sweeps.keys import PARENT_ATTR, RUN_ATTR
 from sweeps.loader import with_values
 from sweeps.study import best_config_yaml, load_existing
-from sweeps.tracking import PARENT_ATTR, RUN_ATTR
 
 pytestmark = pytest.mark.slow
 

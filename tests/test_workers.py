@@ -21,10 +21,10 @@ from conftest import free_port, tiny_raw, write_config
 from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.reaper import PID_ATTR, RESUMED_ATTR, RETRY_OF, SESSION_ATTR
+from sweeps.keys import PARENT_ATTR, PID_ATTR, RESUMED_ATTR, RETRY_OF, RUN_ATTR, SESSION_ATTR
 from sweeps.storage import DEFAULT_STORAGE, open_storage
 from sweeps.study import counted
-from sweeps.tracking import PARENT_ATTR, RUN_ATTR, curve_name
+from sweeps.tracking import curve_name
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,38 @@
+"""The names under which a sweep stores its facts in Optuna and MLflow, each defined once.
+
+Trial and study user attributes are read back by other processes, other machines and later
+versions of the tool: the reaper, `sweep status`, the report and the leaderboard all read what
+the worker wrote. One module of names keeps writer and readers on the same spelling, and keeps
+modules that only share a name from importing each other.
+"""
+
+from __future__ import annotations
+
+# Trial user attributes: what a trial ran and where it is recorded.
+CONFIG_ATTR = "config"  # the full resolved config the trial ran
+BASELINE_ATTR = "baseline"  # the searched metric's baseline on the trial's data
+RUN_ATTR = "mlflow_run_id"  # the trial's MLflow run
+
+# Trial user attributes: who owns a RUNNING trial (sweeps/run/reaper.py reads them).
+HOST_ATTR = "worker.host"
+PID_ATTR = "worker.pid"
+START_ATTR = "worker.start"  # the process's start time, which tells a reused PID apart
+BEAT_ATTR = "worker.beat"  # the last heartbeat
+SESSION_ATTR = "worker.session"  # the `sweep run` invocation that ran the trial
+
+# Trial user attributes: interruptions and retries.
+INTERRUPTED_ATTR = "interrupted"  # stopped by a signal, not by its config
+RETRY_OF = "retry_of"  # the trial number a retry replaces
+CHAIN_ATTR = "chain"  # how many times these params were retried
+REAPED_ATTR = "reaped"  # why the reaper failed the trial
+RESUME_RUN_ATTR = "resume_run"  # the MLflow run a retried trial continues
+RESUMED_ATTR = "resumed_from"  # the epoch a retried trial continued from (0: from scratch)
+
+# Study user attributes.
+PARENT_ATTR = "mlflow_parent_run_id"  # the study's parent run
+
+# MLflow tags.
+NOTE_TAG = "mlflow.note.content"  # markdown that MLflow's UI shows as a description
+KIND_TAG = "sweep.kind"  # sweep (the parent), trial, train or reproduce
+# MLflow 3's UI opens an experiment without this tag in its GenAI mode (traces, no runs).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
