@@ -30,7 +30,7 @@ def _study(folder: Path) -> str:
     """A quickstart study with a few finished trials, as `sweep status` would find it."""
     import optuna
 
-    from sweeps.loader import load_config
+    from sweeps.config.loader import load_config
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = f"sqlite:///{folder / 'optuna.db'}"

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 
 from benchmarks.measure import Row, alternate, timed
-from sweeps.config import validate
-from sweeps.tracking import Tracker
-from sweeps.trial import train
+from sweeps.config.schema import validate
+from sweeps.track.tracking import Tracker
+from sweeps.train.trial import train
 
 GOAL = 1.10
 EPOCHS = 10  # the default trainer.max_epochs
@@ -79,8 +79,8 @@ def probe_seconds(data: dict[str, Any], model: dict[str, Any], calls: int) -> fl
     """CPU seconds of one `ProbeTwin.diagnose` on the trial's probe batch: the least of `calls`."""
     from models.diagnostics import ProbeTwin
     from models.recurrent import RecurrentNet
-    from sweeps.dataset import make_datamodule
-    from sweeps.diagnosis import PROBE_SIZE
+    from sweeps.config.dataset import make_datamodule
+    from sweeps.train.diagnosis import PROBE_SIZE
 
     config = validate(_raw(data, model, True, 1))
     datamodule = make_datamodule(config, load=True)

@@ -25,10 +25,10 @@ import yaml
 
 # A trial that always fails: the worker's `train` replaced in the sweep's own process.
 BOOM = (
-    "import sys, sweeps.worker as w\n"
+    "import sys, sweeps.run.worker as w\n"
     "def boom(*a, **k): raise RuntimeError('boom')\n"
     "w.train = boom\n"
-    "from sweeps.cli import app\n"
+    "from sweeps.cli.app import app\n"
     "sys.argv[0] = 'sweep'\n"
     "app()\n"
 )

@@ -67,7 +67,7 @@ export PYTHONUNBUFFERED=1
 echo "== quickstart on $ACCELERATOR ($TRIALS of its 16 trials)"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-(cd "$WORK" && time timeout "$SWEEP_S" "$RUN" -c "import sys; from sweeps.cli import app; sys.argv[0] = 'sweep'; app()" \
+(cd "$WORK" && time timeout "$SWEEP_S" "$RUN" -c "import sys; from sweeps.cli.app import app; sys.argv[0] = 'sweep'; app()" \
   run "$ROOT/configs/quickstart.yaml" --set trainer.accelerator="$ACCELERATOR" --set search.n_trials="$TRIALS")
 
 echo "== overhead against a plain loop on $DEVICE"

@@ -33,9 +33,9 @@ from torch import nn
 from benchmarks.measure import Row, alternate, timed
 from datamodules.synthetic import AddingDataModule
 from models.recurrent import RecurrentNet
-from sweeps.config import validate
-from sweeps.tracking import Tracker
-from sweeps.trial import train
+from sweeps.config.schema import validate
+from sweeps.track.tracking import Tracker
+from sweeps.train.trial import train
 
 BATCH, N_VAL = 64, 256
 Clock = Callable[[], float]

@@ -40,8 +40,8 @@ import torch
 
 from benchmarks import tpe_script
 from benchmarks.measure import Row
-from sweeps.config import validate
-from sweeps.coordinator import run_sweep
+from sweeps.config.schema import validate
+from sweeps.run.coordinator import run_sweep
 
 TARGET = 0.01
 SPACE: dict[str, list[Any]] = {

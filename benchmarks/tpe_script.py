@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from datamodules.synthetic import AddingDataModule
-from sweeps.study import seed_per_trial
+from sweeps.search.study import seed_per_trial
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 

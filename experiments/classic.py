@@ -27,10 +27,10 @@ import optuna
 import torch
 from mlflow import MlflowClient
 
-from sweeps.config import validate
-from sweeps.coordinator import run_sweep
+from sweeps.config.schema import validate
 from sweeps.keys import RUN_ATTR
-from sweeps.summary import trial_value
+from sweeps.run.coordinator import run_sweep
+from sweeps.track.stats import trial_value
 
 CELLS = ("rnn", "lstm", "gru")
 BASELINE = 1.0 / 6.0  # predicting the mean 1: var(U1 + U2)

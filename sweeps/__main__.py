@@ -1,5 +1,5 @@
 """`python -m sweeps`: the `sweep` command."""
 
-from sweeps.cli import app
+from sweeps.cli.app import app
 
 app(prog_name="sweep")

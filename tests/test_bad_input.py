@@ -9,11 +9,11 @@ import pytest
 from conftest import CONFIGS, tiny_raw, write_config
 from typer.testing import CliRunner
 
-from sweeps.cli import app
-from sweeps.config import validate
+from sweeps.cli.app import app
+from sweeps.config.loader import MAX_BYTES, MAX_NODES, load_config, parse_overrides
+from sweeps.config.schema import validate
 from sweeps.errors import ConfigError
-from sweeps.loader import MAX_BYTES, MAX_NODES, load_config, parse_overrides
-from sweeps.space import check_space
+from sweeps.search.space import check_space
 
 runner = CliRunner()
 

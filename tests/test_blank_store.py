@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from sweeps import blank_store
-from sweeps.tracking import Tracker
+from sweeps.stores import blank_store
+from sweeps.track.tracking import Tracker
 
 
 def test_a_new_store_is_seeded_from_the_blank_and_mlflow_opens_it(tmp_path: Path) -> None:

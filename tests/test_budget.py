@@ -14,9 +14,9 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeps.keys import BEAT_ATTR, HOST_ATTR, INTERRUPTED_ATTR, PID_ATTR, RETRY_OF
-from sweeps.reaper import alive, owner_gone, reap, requeue_interrupted
-from sweeps.storage import BudgetSpent, guard, lock_for, open_storage
-from sweeps.study import budget_used, counted
+from sweeps.run.reaper import alive, owner_gone, reap, requeue_interrupted
+from sweeps.search.study import budget_used, counted
+from sweeps.stores.storage import BudgetSpent, guard, lock_for, open_storage
 
 N_TRIALS = 7
 

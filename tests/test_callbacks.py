@@ -11,7 +11,12 @@ import optuna
 import pytest
 import torch
 
-from sweeps.callbacks import EpochCurves, MetricWatch, MissingMetricError, NonFiniteMetricError
+from sweeps.train.callbacks import (
+    EpochCurves,
+    MetricWatch,
+    MissingMetricError,
+    NonFiniteMetricError,
+)
 
 
 def _trainer(epoch: int, sanity: bool = False, **metrics: float) -> Any:

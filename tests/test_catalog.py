@@ -14,7 +14,7 @@ from datamodules.catalog import CATALOG
 from datamodules.options import MISSING_NAMES, TRANSFORM_NAMES
 from datamodules.registry import DATAMODULES, build_datamodule
 from datamodules.sources import TABLE_SUFFIXES
-from sweeps.cli import app
+from sweeps.cli.app import app
 
 REPO = CONFIGS.parent
 SMALL = {"n_train": 32, "n_val": 16, "n_test": 16}

@@ -13,8 +13,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.cells import ReferenceRecurrent, parameter_count
 from models.recurrent import CELLS, RecurrentNet, count_parameters, matched_hidden_size
-from sweeps.config import validate
-from sweeps.trial import train
+from sweeps.config.schema import validate
+from sweeps.train.trial import train
 
 BATCH, SEQ, FEATURES, HIDDEN = 3, 7, 4, 5
 LENGTHS = torch.tensor([7, 3, 5])

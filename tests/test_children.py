@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sweeps import children
 from sweeps.errors import ConfigError
+from sweeps.run import children
 
 
 def test_a_worker_without_orders_exits_quietly() -> None:

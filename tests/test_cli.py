@@ -13,14 +13,14 @@ import pytest
 from conftest import CONFIGS, tiny_raw, write_config
 from typer.testing import CliRunner
 
-from sweeps.cli import app
+from sweeps.cli.app import app
 
 runner = CliRunner()
 
 
 def test_help_answers_without_heavy_imports() -> None:
     code = (
-        "import sys; from sweeps.cli import app; "
+        "import sys; from sweeps.cli.app import app; "
         "names = ('torch', 'pytorch_lightning', 'mlflow', 'optuna'); "
         "heavy = [m for m in names if m in sys.modules]; "
         "print(heavy); sys.exit(1 if heavy else 0)"
@@ -153,7 +153,7 @@ def _wait_until_running(storage: str) -> None:
     import optuna
     from optuna.trial import TrialState
 
-    from sweeps.storage import open_storage
+    from sweeps.stores.storage import open_storage
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -171,7 +171,7 @@ def _wait_until_running(storage: str) -> None:
 def _trials(storage: str) -> list:  # type: ignore[type-arg]
     import optuna
 
-    from sweeps.storage import open_storage
+    from sweeps.stores.storage import open_storage
 
     return optuna.load_study(study_name="tiny", storage=open_storage(storage)).trials
 
@@ -183,7 +183,7 @@ def test_installed_sweep_interrupt_leaves_a_resumable_study(
 ) -> None:
     from optuna.trial import TrialState
 
-    from sweeps.storage import DEFAULT_STORAGE
+    from sweeps.stores.storage import DEFAULT_STORAGE
 
     proc = _long_sweep(workdir, ["sweep"])
     _wait_until_running(DEFAULT_STORAGE)
@@ -212,7 +212,7 @@ def test_installed_sweep_interrupt_leaves_a_resumable_study(
 def test_killed_sweep_trial_is_reaped_at_once_by_the_next_run(workdir: Path) -> None:
     from optuna.trial import TrialState
 
-    from sweeps.storage import DEFAULT_STORAGE
+    from sweeps.stores.storage import DEFAULT_STORAGE
 
     proc = _long_sweep(workdir, ["sweep"])
     _wait_until_running(DEFAULT_STORAGE)
@@ -269,12 +269,12 @@ def test_best_out_to_a_missing_folder_is_exit_2(workdir: Path) -> None:
 def test_a_run_whose_every_trial_failed_exits_1(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sweeps.worker
+    import sweeps.run.worker
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("broken on purpose")
 
-    monkeypatch.setattr(sweeps.worker, "train", broken)
+    monkeypatch.setattr(sweeps.run.worker, "train", broken)
     raw = tiny_raw()
     raw["search"]["n_trials"] = 2  # fewer than the three-in-a-row stop
     path = write_config(workdir, raw)

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from conftest import CONFIGS, tiny_raw, write_config
 
-from sweeps.config import validate
+from sweeps.config.loader import load_config, parse_overrides, set_dotted, with_values
+from sweeps.config.schema import validate
 from sweeps.errors import ConfigError
-from sweeps.loader import load_config, parse_overrides, set_dotted, with_values
-from sweeps.space import check_space, grid
+from sweeps.search.space import check_space, grid
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 

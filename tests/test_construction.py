@@ -14,11 +14,11 @@ from conftest import CONFIGS
 from datamodules.base import SequenceDataModule
 from datamodules.options import BATCH_SIZE
 from models import RecurrentNet, SequenceModule
-from sweeps.config import Config, DataConfig, validate
-from sweeps.dataset import make_datamodule
+from sweeps.config.dataset import make_datamodule
+from sweeps.config.loader import load_config, with_values
+from sweeps.config.schema import Config, DataConfig, validate
 from sweeps.errors import ConfigError
-from sweeps.loader import load_config, with_values
-from sweeps.trial import make_module
+from sweeps.train.trial import make_module
 
 REPO = CONFIGS.parent
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))

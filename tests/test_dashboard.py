@@ -14,7 +14,7 @@ import pytest
 from test_leaderboard import fake_study
 from typer.testing import CliRunner
 
-from sweeps.cli import app
+from sweeps.cli.app import app
 
 
 def _stored(folder: Path) -> str:

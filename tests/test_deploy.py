@@ -12,8 +12,8 @@ import yaml
 from conftest import CONFIGS
 from typer.main import get_command
 
-from sweeps.cli import app
-from sweeps.loader import load_config
+from sweeps.cli.app import app
+from sweeps.config.loader import load_config
 
 DEPLOY = CONFIGS.parent / "deploy"
 

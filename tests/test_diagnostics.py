@@ -21,10 +21,10 @@ from models.diagnostics import ProbeTwin, memory_timescale
 from models.lit_module import SequenceModule
 from models.options import probe_due
 from models.recurrent import RecurrentNet
-from sweeps.callbacks import EpochCurves
-from sweeps.config import validate
-from sweeps.diagnosis import DiagnosticsLog
+from sweeps.config.schema import validate
 from sweeps.errors import ConfigError
+from sweeps.train.callbacks import EpochCurves
+from sweeps.train.diagnosis import DiagnosticsLog
 
 SEQ = 12
 
@@ -222,8 +222,8 @@ def test_probe_schedules_that_validate(good: bool | int | str) -> None:
 def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> None:
     from mlflow import MlflowClient
 
-    from sweeps.config import validate
-    from sweeps.coordinator import run_sweep
+    from sweeps.config.schema import validate
+    from sweeps.run.coordinator import run_sweep
 
     raw = tiny_raw()
     raw["search"]["n_trials"] = 4  # 4 trials, 3 cells: at least one trial is not its cell's best

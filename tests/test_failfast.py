@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from benchmarks.failfast import CannotMount
 from benchmarks.failfast import read_only as read_only_folder
-from sweeps.cli import app
+from sweeps.cli.app import app
 
 runner = CliRunner()
 

@@ -10,8 +10,8 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from sweeps.keys import EXPERIMENT_KIND, NOTE_TAG
-from sweeps.leaderboard import Leaderboard, cell_rows, markdown, ranked
-from sweeps.tracking import Tracker
+from sweeps.track.leaderboard import Leaderboard, cell_rows, markdown, ranked
+from sweeps.track.tracking import Tracker
 
 DISTS = {
     "model.cell": CategoricalDistribution(["rnn", "lstm"]),

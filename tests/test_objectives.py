@@ -13,12 +13,12 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import create_trial
 from typer.testing import CliRunner
 
-from sweeps.cli import app
-from sweeps.config import validate
+from sweeps.cli.app import app
+from sweeps.config.schema import validate
 from sweeps.errors import ConfigError
-from sweeps.leaderboard import markdown, ranked
-from sweeps.report import report_data
-from sweeps.space import check_space
+from sweeps.search.space import check_space
+from sweeps.track.leaderboard import markdown, ranked
+from sweeps.track.report import report_data
 
 
 def multi_raw(**search: Any) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def test_sweep_best_lists_the_pareto_front(workdir: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["run", path])
     assert result.exit_code == 0, result.output
-    from sweeps.storage import DEFAULT_STORAGE, open_storage
+    from sweeps.stores.storage import DEFAULT_STORAGE, open_storage
 
     study = optuna.load_study(study_name="tiny", storage=open_storage(DEFAULT_STORAGE))
     client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")

@@ -8,7 +8,7 @@ import optuna
 import pytest
 
 from benchmarks.pruning_replay import default_pruner, replay, studies
-from sweeps.pruners import PlateauPruner
+from sweeps.search.pruners import PlateauPruner
 
 P = 0.167  # the plateau every adding-problem trial starts on
 EARLY = [P, 0.05, 0.02, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01]  # drops at step 1
@@ -150,7 +150,7 @@ def test_a_trial_another_worker_finished_is_seen_within_seconds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = [0.0]
-    monkeypatch.setattr("sweeps.pruners.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("sweeps.search.pruners.time.monotonic", lambda: clock[0])
     study = _study(PlateauPruner(1, 8))  # alone, a flat trial may wait 8 steps
     trial = study.ask()
     trial.report(P, 0)

@@ -19,7 +19,7 @@ def _imports_after(args: list[str], cwd: Path, heavy: tuple[str, ...] = HEAVY) -
     code = "\n".join(
         [
             "import json, sys",
-            "from sweeps.cli import app",
+            "from sweeps.cli.app import app",
             "try:",
             f"    app({args!r})",
             "except SystemExit as stop:",
@@ -73,7 +73,7 @@ def test_status_closes_the_run_of_a_trial_whose_process_died(workdir: Path) -> N
     from mlflow import MlflowClient
     from typer.testing import CliRunner
 
-    from sweeps.cli import app
+    from sweeps.cli.app import app
     from sweeps.keys import HOST_ATTR, PID_ATTR, RUN_ATTR
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])

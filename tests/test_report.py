@@ -15,7 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 from test_leaderboard import fake_study
 
-from sweeps.report import importances, render, report_data
+from sweeps.track.report import importances, render, report_data
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -106,7 +106,7 @@ def test_report_command_reads_without_torch(workdir: Path) -> None:
     copy = optuna.create_study(study_name="wide", storage=storage)
     copy.add_trials(wide_study().trials)
     code = (
-        "import sys; from typer.testing import CliRunner; from sweeps.cli import app;"
+        "import sys; from typer.testing import CliRunner; from sweeps.cli.app import app;"
         f"r = CliRunner().invoke(app, ['report', '--study', 'wide', '--storage', '{storage}',"
         " '--out', 'r.html']); print(r.output);"
         "assert r.exit_code == 0, r.output;"
@@ -122,8 +122,8 @@ def test_report_command_reads_without_torch(workdir: Path) -> None:
 def test_best_run_curves_read_metrics_and_the_gradient_over_time(workdir: Path) -> None:
     import json
 
-    from sweeps.report import best_run_curves
-    from sweeps.tracking import Tracker, TrialRun
+    from sweeps.track.report import best_run_curves
+    from sweeps.track.tracking import Tracker, TrialRun
 
     tracker = Tracker(f"sqlite:///{workdir / 'mlflow.db'}", "curves")
     run = TrialRun(tracker.client, tracker.client.create_run(tracker.experiment_id).info.run_id)

@@ -11,11 +11,11 @@ from conftest import tiny_raw, write_config
 from test_leaderboard import fake_study
 from typer.testing import CliRunner
 
-from sweeps.cli import app
-from sweeps.config import Config, validate
+from sweeps.cli.app import app
+from sweeps.config.schema import Config, validate
 from sweeps.errors import ConfigError
-from sweeps.space import check_space, suggest
-from sweeps.warmstart import top_params, warm_start
+from sweeps.search.space import check_space, suggest
+from sweeps.search.warmstart import top_params, warm_start
 
 DROPOUT = {"type": "float", "low": 0.0, "high": 0.5, "when": {"model.num_layers": [2, 3]}}
 
@@ -128,8 +128,8 @@ def test_top_params_of_another_study_keep_what_this_space_searches() -> None:
 
 @pytest.mark.slow
 def test_run_from_study_starts_with_its_best(workdir: Path) -> None:
-    from sweeps.coordinator import run_sweep
-    from sweeps.study import load_existing
+    from sweeps.run.coordinator import run_sweep
+    from sweeps.search.study import load_existing
 
     raw = tiny_raw(trainer={"max_epochs": 1})
     raw["search"]["n_trials"] = 2

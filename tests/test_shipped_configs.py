@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from conftest import CONFIGS
 
-from sweeps.coordinator import run_sweep
-from sweeps.loader import load_config
+from sweeps.config.loader import load_config
+from sweeps.run.coordinator import run_sweep
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 REPO = CONFIGS.parent

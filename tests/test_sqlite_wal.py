@@ -9,9 +9,9 @@ from pathlib import Path
 import sqlalchemy
 from conftest import close_open_stores
 
-from sweeps import sqlite_wal
-from sweeps.storage import open_storage
-from sweeps.tracking import Tracker
+from sweeps.stores import sqlite_wal
+from sweeps.stores.storage import open_storage
+from sweeps.track.tracking import Tracker
 
 SYNC_NORMAL, SYNC_FULL = 1, 2  # PRAGMA synchronous values
 

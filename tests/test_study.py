@@ -6,10 +6,10 @@ import optuna
 import pytest
 from conftest import tiny_raw
 
-from sweeps.config import PrunerConfig, SamplerConfig, validate
+from sweeps.config.schema import PrunerConfig, SamplerConfig, validate
 from sweeps.errors import ConfigError
-from sweeps.pruners import PlateauPruner
-from sweeps.study import make_pruner, make_sampler
+from sweeps.search.pruners import PlateauPruner
+from sweeps.search.study import make_pruner, make_sampler
 
 SAMPLERS = {
     "tpe": optuna.samplers.TPESampler,
@@ -74,7 +74,7 @@ def test_resuming_with_the_other_direction_is_a_config_error(tmp_path: object) -
     from pathlib import Path
 
     from sweeps.errors import ConfigError
-    from sweeps.study import open_study
+    from sweeps.search.study import open_study
 
     storage = f"sqlite:///{Path(str(tmp_path)) / 'optuna.db'}"
     config = validate(tiny_raw())
@@ -121,7 +121,7 @@ def test_workers_with_one_seed_draw_different_trials_yet_stay_reproducible(name:
 
 
 def test_a_study_whose_trials_were_all_pruned_says_what_to_change() -> None:
-    from sweeps.study import best_config_yaml, no_completed_trial
+    from sweeps.search.study import best_config_yaml, no_completed_trial
 
     study = optuna.create_study(study_name="flat")
     for _ in range(2):

@@ -10,7 +10,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from sweeps.keys import BASELINE_ATTR
-from sweeps.summary import at_baseline, by_choice, format_table, trial_value
+from sweeps.track.stats import at_baseline, by_choice, format_table, trial_value
 
 CELLS = CategoricalDistribution(["rnn", "gru"])
 LR = FloatDistribution(1e-4, 1e-1, log=True)
@@ -91,7 +91,7 @@ def test_trial_value_of_a_failed_or_silent_trial_is_none() -> None:
 
 
 def test_parent_run_closes_when_every_trial_was_pruned(tmp_path: Path) -> None:
-    from sweeps.tracking import Tracker
+    from sweeps.track.tracking import Tracker
 
     study = optuna.create_study()
     trial = study.ask()

@@ -11,11 +11,11 @@ from conftest import close_open_stores, tiny_raw
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from sweeps.config import validate
-from sweeps.coordinator import run_sweep
+from sweeps.config.loader import with_values
+from sweeps.config.schema import validate
 from sweeps.keys import PARENT_ATTR, RUN_ATTR
-from sweeps.loader import with_values
-from sweeps.study import best_config_yaml, load_existing
+from sweeps.run.coordinator import run_sweep
+from sweeps.search.study import best_config_yaml, load_existing
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,7 @@ def test_best_config_reruns_what_the_best_trial_ran(workdir: Path) -> None:
     run_sweep(validate(tiny_raw()), storage=STORAGE, report=lambda _: None)
     study = load_existing("tiny", STORAGE)
     (workdir / "best.yaml").write_text(best_config_yaml(study))
-    from sweeps.loader import load_config
+    from sweeps.config.loader import load_config
 
     best = load_config(workdir / "best.yaml")
     assert best.optimizer.lr == pytest.approx(study.best_params["optimizer.lr"])
@@ -181,8 +181,8 @@ def test_logged_checkpoint_reproduces_the_trial_value(workdir: Path) -> None:
     import pytorch_lightning as pl
 
     from models.lit_module import SequenceModule
-    from sweeps.dataset import make_datamodule
-    from sweeps.trial import make_module
+    from sweeps.config.dataset import make_datamodule
+    from sweeps.train.trial import make_module
 
     raw = tiny_raw()
     raw["search"]["n_trials"] = 1
@@ -234,7 +234,7 @@ def test_a_trial_trains_and_validates_the_batches_its_caps_allow(
     val_batches: int,
 ) -> None:
     from models.lit_module import SequenceModule
-    from sweeps.trial import train
+    from sweeps.train.trial import train
 
     scored: list[bool] = []  # one per batch scored: full for validation, not for training
     score = SequenceModule._score
@@ -259,8 +259,8 @@ def test_one_worker_in_process_uses_the_coordinators_stores(
     def opened_again(*args: Any) -> None:
         raise AssertionError("the in-process worker opened a store the coordinator had open")
 
-    monkeypatch.setattr("sweeps.worker.Tracker", opened_again)
-    monkeypatch.setattr("sweeps.worker.open_budgeted", opened_again)
+    monkeypatch.setattr("sweeps.run.worker.Tracker", opened_again)
+    monkeypatch.setattr("sweeps.run.worker.open_budgeted", opened_again)
     raw = tiny_raw()
     raw["search"]["n_trials"] = 1
     summary = run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)

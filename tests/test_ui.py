@@ -24,7 +24,7 @@ def _group_alive(pgid: int) -> bool:
 
 @pytest.mark.slow
 def test_ui_answers_then_stops_with_its_parent_on_sigterm(workdir: Path) -> None:
-    from sweeps.tracking import Tracker
+    from sweeps.track.tracking import Tracker
 
     Tracker(f"sqlite:///{workdir / 'mlflow.db'}", "tiny")  # a sweep's experiment, tagged
     port = free_port()

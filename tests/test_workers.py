@@ -22,9 +22,9 @@ from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import PARENT_ATTR, PID_ATTR, RESUMED_ATTR, RETRY_OF, RUN_ATTR, SESSION_ATTR
-from sweeps.storage import DEFAULT_STORAGE, open_storage
-from sweeps.study import counted
-from sweeps.tracking import curve_name
+from sweeps.search.study import counted
+from sweeps.stores.storage import DEFAULT_STORAGE, open_storage
+from sweeps.track.tracking import curve_name
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from sweeps.errors import ConfigError
 if TYPE_CHECKING:
     from datamodules.base import SequenceDataModule
     from datamodules.catalog import DatasetInfo
-    from sweeps.config import Config, DataConfig
+    from sweeps.config.schema import Config, DataConfig
 
 
 def make_datamodule(config: Config, *, load: bool = False) -> SequenceDataModule:

@@ -17,16 +17,16 @@ import optuna
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
-from sweeps import blank_store
 from sweeps.keys import EXPERIMENT_KIND, KIND_TAG, PARENT_ATTR, RUN_ATTR
 from sweeps.secrets import redact
-from sweeps.storage import file_lock
+from sweeps.stores import blank_store
+from sweeps.stores.storage import file_lock
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from optuna.trial import FrozenTrial
 
-    from sweeps.config import Config
+    from sweeps.config.schema import Config
 
 # MLflow announces "Creating initial MLflow database tables..." at INFO for a new store, two
 # lines of every first sweep in a folder that no user needs to act on.

@@ -28,9 +28,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from sweeps import blank_store
 from sweeps.errors import ConfigError
 from sweeps.secrets import redact
+from sweeps.stores import blank_store
 
 DEFAULT_STORAGE = "journal:///optuna.journal"
 LOCK_URL_ENV = "SWEEP_LOCK_URL"

@@ -18,18 +18,18 @@ from datamodules.base import DataSpec
 from models.epochs import Epoch, EpochLoader
 from models.lit_module import SequenceModule
 from models.recurrent import RecurrentNet, count_parameters
-from sweeps.callbacks import EpochCurves, MetricWatch
-from sweeps.config import Config
-from sweeps.dataset import make_datamodule
-from sweeps.diagnosis import DiagnosticsLog
+from sweeps.config.dataset import make_datamodule
+from sweeps.config.schema import Config
 from sweeps.keys import BASELINE_ATTR
-from sweeps.objectives import check_metric
+from sweeps.search.objectives import check_metric
 from sweeps.signals import STOP
+from sweeps.train.callbacks import EpochCurves, MetricWatch
+from sweeps.train.diagnosis import DiagnosticsLog
 
 if TYPE_CHECKING:
     import optuna
 
-    from sweeps.tracking import TrialRun
+    from sweeps.track.tracking import TrialRun
 
 # Lightning announces devices and model summaries at INFO for every trial; one line per trial
 # from the sweep itself is what a user reads.

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sweeps.cli_options import OptionalConfig, StorageOpt, StudyOpt, TrackingOpt
+from sweeps.cli.exits import exits
+from sweeps.cli.options import OptionalConfig, StorageOpt, StudyOpt, TrackingOpt
 from sweeps.errors import ConfigError
-from sweeps.exits import exits
 from sweeps.keys import RUN_ATTR
 from sweeps.secrets import redact
 
 if TYPE_CHECKING:
-    from sweeps.config import Config
+    from sweeps.config.schema import Config
 
 # Added to the main app without a name, so these are top-level commands: `sweep status`.
 results_app = typer.Typer()
@@ -25,8 +25,8 @@ results_app = typer.Typer()
 
 def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
     """Load an existing study named by a config or by --study and --storage."""
-    from sweeps.storage import DEFAULT_STORAGE
-    from sweeps.study import load_existing
+    from sweeps.search.study import load_existing
+    from sweeps.stores.storage import DEFAULT_STORAGE
 
     cfg = _shallow(config) if config is not None else None
     name = study or (cfg.name if cfg else None)
@@ -42,9 +42,9 @@ def status(
     config: OptionalConfig = None, study: StudyOpt = None, storage: StorageOpt = None
 ) -> None:
     """Counts of trials by state, and the best value so far; fails trials whose worker died."""
-    from sweeps.reaper import reap_for_status
-    from sweeps.study import state_counts
-    from sweeps.summary import by_choice, format_table, study_baseline
+    from sweeps.run.reaper import reap_for_status
+    from sweeps.search.study import state_counts
+    from sweeps.track.stats import by_choice, format_table, study_baseline
 
     st = _open(config, study, storage)
     reap_for_status(st, _shallow(config) if config else None, storage, typer.echo)
@@ -62,12 +62,12 @@ def _echo_best(st: Any) -> None:
     from optuna.trial import TrialState
 
     if not st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        from sweeps.study import no_completed_trial
+        from sweeps.search.study import no_completed_trial
 
         typer.echo(no_completed_trial(st))
         return
     if len(st.directions) > 1:
-        from sweeps.leaderboard import objective_names, ranked
+        from sweeps.track.leaderboard import objective_names, ranked
 
         front = ranked(st)
         typer.echo(f"Pareto front of {', '.join(objective_names(st))}: {len(front)} trials")
@@ -95,7 +95,7 @@ def best(
     ] = None,
 ) -> None:
     """The best trial's value and params; --out writes its full config as YAML."""
-    from sweeps.study import best_config_yaml
+    from sweeps.search.study import best_config_yaml
 
     st = _open(config, study, storage)
     _echo_best(st)
@@ -109,7 +109,7 @@ def best(
 
 def _shallow(config: Path) -> Config:
     """The schema checked, no datamodule built: commands that read a study need no torch."""
-    from sweeps.loader import load_config
+    from sweeps.config.loader import load_config
 
     return load_config(config, check_data=False)
 
@@ -124,7 +124,7 @@ def report(
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
 ) -> None:
     """Write one self-contained HTML report of a study: it only reads, and opens offline."""
-    from sweeps.report import read_client, write_report
+    from sweeps.track.report import read_client, write_report
 
     st = _open(config, study, storage)
     uri = tracking_uri or (_shallow(config).tracking.uri if config else "sqlite:///mlflow.db")
@@ -151,7 +151,7 @@ def dashboard(
             "sweep dashboard needs optuna-dashboard: pip install 'rnn-sweeps[dashboard]'"
         ) from None
 
-    from sweeps.storage import DEFAULT_STORAGE, open_storage
+    from sweeps.stores.storage import DEFAULT_STORAGE, open_storage
 
     st = _open(config, study, storage)  # the study must exist: a typo fails here, not in a page
     url = storage or (_shallow(config).storage if config else None) or DEFAULT_STORAGE
@@ -176,6 +176,6 @@ def ui(
     if not uri.startswith("sqlite:///"):
         typer.echo(f"{redact(uri)} is a tracking server: open it in a browser")
         return
-    from sweeps.mlflow_ui import serve
+    from sweeps.track.ui import serve
 
     raise typer.Exit(serve(uri, port, typer.echo))

@@ -21,25 +21,25 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.children import send, start
-from sweeps.config import Config
-from sweeps.dataset import make_datamodule
+from sweeps.config.dataset import make_datamodule
+from sweeps.config.schema import Config
 from sweeps.errors import ConfigError
 from sweeps.keys import RUN_ATTR, SESSION_ATTR
-from sweeps.leaderboard import Leaderboard
-from sweeps.objectives import check_metric
 from sweeps.output import Echo
-from sweeps.preflight import preflight
-from sweeps.reaper import reap, requeue_interrupted
+from sweeps.run.children import send, start
+from sweeps.run.preflight import preflight
+from sweeps.run.reaper import reap, requeue_interrupted
+from sweeps.run.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
+from sweeps.search.objectives import check_metric
+from sweeps.search.space import check_space, grid
+from sweeps.search.study import SweepSummary, budget_used, load_existing, state_counts
+from sweeps.search.warmstart import warm_start
 from sweeps.secrets import redact
 from sweeps.signals import STOP
-from sweeps.space import check_space, grid
-from sweeps.storage import DEFAULT_STORAGE, StudyLock, lock_for
-from sweeps.study import SweepSummary, budget_used, load_existing, state_counts
-from sweeps.tracking import Tracker, TrialRun
-from sweeps.trial import baseline_tags
-from sweeps.warmstart import warm_start
-from sweeps.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
+from sweeps.stores.storage import DEFAULT_STORAGE, StudyLock, lock_for
+from sweeps.track.leaderboard import Leaderboard
+from sweeps.track.tracking import Tracker, TrialRun
+from sweeps.train.trial import baseline_tags
 
 CHECKPOINTS = "sweep-checkpoints"  # per-trial training state, beside the embedded stores
 
@@ -58,7 +58,7 @@ def run_sweep(
     """Run (or join, or resume) the study until search.n_trials trials have finished in total.
 
     `from_study` names a study in the same storage whose `from_top` best params run first.
-    `spawned`: worker processes already importing (`sweeps.children.start`), to use first.
+    `spawned`: worker processes already importing (`sweeps.run.children.start`), to use first.
     """
     check_space(config)
     config = _fit_to_grid(config, report)
@@ -222,7 +222,7 @@ def _close_parent(
 
 def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Echo) -> None:
     """The offline report on the parent run; a failure to write it must not fail the sweep."""
-    from sweeps.report import attach
+    from sweeps.track.report import attach
 
     try:
         attach(tracker.client, parent_id, study)
@@ -232,7 +232,7 @@ def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report
 
 def _attach_plots(tracker: Tracker, study: optuna.Study, report: Echo) -> None:
     """The gradient-over-time figure of each cell's best trial, drawn once per sweep."""
-    from sweeps.diagnosis import plot_best
+    from sweeps.train.diagnosis import plot_best
 
     try:
         plot_best(tracker.client, study)

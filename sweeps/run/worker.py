@@ -19,24 +19,24 @@ from pathlib import Path
 
 import optuna
 
-from sweeps.callbacks import MissingMetricError
-from sweeps.config import Config
+from sweeps.config.loader import with_values
+from sweeps.config.schema import Config
 from sweeps.errors import ConfigError
 from sweeps.keys import CHAIN_ATTR, CONFIG_ATTR, INTERRUPTED_ATTR, RESUME_RUN_ATTR, RESUMED_ATTR
-from sweeps.leaderboard import Leaderboard
-from sweeps.loader import with_values
-from sweeps.objectives import objective_values
 from sweeps.output import Echo, quiet_failed_trials
-from sweeps.reaper import (
+from sweeps.run.reaper import (
     beating,
     claim,
 )
+from sweeps.search.objectives import objective_values
+from sweeps.search.space import suggest
+from sweeps.search.study import MAX_FAILURES_IN_A_ROW, budget_used, open_study
 from sweeps.signals import STOP
-from sweeps.space import suggest
-from sweeps.storage import BudgetSpent, guard, lock_for, open_storage
-from sweeps.study import MAX_FAILURES_IN_A_ROW, budget_used, open_study
-from sweeps.tracking import Tracker, TrialRun
-from sweeps.trial import TrainResult, train
+from sweeps.stores.storage import BudgetSpent, guard, lock_for, open_storage
+from sweeps.track.leaderboard import Leaderboard
+from sweeps.track.tracking import Tracker, TrialRun
+from sweeps.train.callbacks import MissingMetricError
+from sweeps.train.trial import TrainResult, train
 
 # Exit codes of a worker process, read by the coordinator.
 DONE, BAD_CONFIG, FAILING, STOPPED = 0, 2, 3, 130

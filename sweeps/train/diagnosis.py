@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import optuna
     from mlflow import MlflowClient
 
-    from sweeps.callbacks import EpochCurves
-    from sweeps.tracking import TrialRun
+    from sweeps.track.tracking import TrialRun
+    from sweeps.train.callbacks import EpochCurves
 
 PROBE_SIZE = 64  # sequences in the probe batch: the first ones of the validation split
 ARTIFACT_DIR = "diagnostics"
@@ -127,7 +127,7 @@ def plot_best(client: MlflowClient, study: optuna.Study) -> list[str]:
     from optuna.trial import TrialState
 
     from sweeps.keys import RUN_ATTR
-    from sweeps.leaderboard import minimizing
+    from sweeps.track.leaderboard import minimizing
 
     if len(study.directions) != 1:
         return []

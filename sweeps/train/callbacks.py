@@ -12,7 +12,7 @@ import optuna
 import pytorch_lightning as pl
 
 if TYPE_CHECKING:
-    from sweeps.tracking import EpochRecord, TrialRun
+    from sweeps.track.tracking import EpochRecord, TrialRun
 
 
 class MissingMetricError(RuntimeError):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from datamodules.sources import default_cache_dir
-from sweeps import sqlite_wal
+from sweeps.stores import sqlite_wal
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sweeps.config import Config, ParamSpec
+from sweeps.config.loader import with_values
+from sweeps.config.schema import Config, ParamSpec
 from sweeps.errors import ConfigError
-from sweeps.loader import with_values
 
 if TYPE_CHECKING:  # `sweep validate` checks search.enqueue without importing optuna
     import optuna

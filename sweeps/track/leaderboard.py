@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR
-from sweeps.mlflow_ui import runs_route
+from sweeps.track.ui import runs_route
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

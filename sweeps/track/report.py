@@ -18,7 +18,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import RUN_ATTR
-from sweeps.leaderboard import best_seen, cell_rows, last_seen, minimizing, objective_names
+from sweeps.track.leaderboard import best_seen, cell_rows, last_seen, minimizing, objective_names
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -176,7 +176,7 @@ def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict
 
 def render(data: dict[str, Any]) -> str:
     """The HTML page with the data inlined; `</` is escaped so no value can end the script."""
-    template = files("sweeps").joinpath("report.html").read_text(encoding="utf-8")
+    template = files("sweeps.track").joinpath("report.html").read_text(encoding="utf-8")
     blob = json.dumps(data, allow_nan=False).replace("</", "<\\/")
     return template.replace("/*DATA*/null", blob).replace("{{title}}", _escape(data["study"]))
 
@@ -189,7 +189,7 @@ def read_client(uri: str) -> MlflowClient | None:
     """A client for an existing tracking store; None where opening would create one."""
     from mlflow import MlflowClient
 
-    from sweeps.tracking import absolute_uri
+    from sweeps.track.tracking import absolute_uri
 
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         return None

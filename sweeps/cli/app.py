@@ -2,7 +2,7 @@
 
 Heavy packages (torch, lightning, mlflow, optuna) are imported inside the commands, so
 `sweep --help` answers at once. The commands that train are here; those that only read a study
-are in `sweeps.results_cli`, `sweep data` in `sweeps.data_cli`.
+are in `sweeps.cli.results`, `sweep data` in `sweeps.cli.data`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sweeps.cli_options import ConfigArg, SetOpt, StorageOpt, StudyOpt, TrackingOpt, WorkersOpt
-from sweeps.data_cli import data_app
-from sweeps.exits import exits
+from sweeps.cli.data import data_app
+from sweeps.cli.exits import exits
+from sweeps.cli.options import ConfigArg, SetOpt, StorageOpt, StudyOpt, TrackingOpt, WorkersOpt
+from sweeps.cli.results import results_app
 from sweeps.output import DEBUG_ENV, quiet_failed_trials
-from sweeps.results_cli import results_app
 from sweeps.secrets import redact
 from sweeps.signals import STOP
 
 if TYPE_CHECKING:
-    from sweeps.config import Config
+    from sweeps.config.schema import Config
 
 
 app = typer.Typer(
@@ -36,7 +36,7 @@ app.add_typer(data_app, name="data")
 
 
 def _load(config: Path, overrides: list[str] | None, tracking_uri: str | None = None) -> Config:
-    from sweeps.loader import load_config, parse_overrides
+    from sweeps.config.loader import load_config, parse_overrides
 
     values = parse_overrides(overrides or [])
     if tracking_uri:
@@ -74,12 +74,12 @@ def run(
     """Run the sweep, resume it, or join it: until search.n_trials trials in total."""
     with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
         cfg = _load(config, set_, tracking_uri)
-        from sweeps import children
+        from sweeps.run import children
 
         count = children.workers_for(workers)
         spawned = [children.start() for _ in range(count if count > 1 else 0)]
         try:  # the workers import their stack while this process imports its own
-            from sweeps.coordinator import run_sweep
+            from sweeps.run.coordinator import run_sweep
 
             summary = run_sweep(
                 cfg,
@@ -125,7 +125,7 @@ def proxy(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 13000,
 ) -> None:
     """Serve the storage through Optuna's gRPC proxy; workers use --storage grpc://HOST:PORT."""
-    from sweeps.storage import serve_proxy
+    from sweeps.stores.storage import serve_proxy
 
     typer.echo(f"optuna gRPC storage proxy on {host}:{port} (Ctrl-C stops it)")
     serve_proxy(storage, host, port)
@@ -138,10 +138,10 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     # No torch here: the dataset's catalog entry stands in for its data, whose files are only
     # looked at; only trainer.accelerator: gpu imports torch, to ask it for a device.
     cfg = _load(config, set_)
-    from sweeps.dataset import check_data_sources
-    from sweeps.objectives import check_metric
-    from sweeps.preflight import check_accelerator
-    from sweeps.space import check_space
+    from sweeps.config.dataset import check_data_sources
+    from sweeps.run.preflight import check_accelerator
+    from sweeps.search.objectives import check_metric
+    from sweeps.search.space import check_space
 
     check_space(cfg)
     check_accelerator(cfg)
@@ -152,7 +152,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     )
     if not cfg.search.space:
         typer.echo("search space: empty (every trial trains the base config)")
-    from sweeps.space import tree_lines
+    from sweeps.search.space import tree_lines
 
     for line in tree_lines(cfg):
         typer.echo(line)
@@ -169,7 +169,7 @@ def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = No
     """Train once with the config's own values (no search), evaluate on test, log to MLflow."""
     with STOP.installed():
         cfg = _load(config, set_, tracking_uri)
-        from sweeps.trainrun import train_once
+        from sweeps.run.single import train_once
 
         result, run_id = train_once(cfg)
     _echo_training(cfg, result, run_id)
@@ -182,7 +182,7 @@ def reproduce(
     tracking_uri: TrackingOpt = None,
 ) -> None:
     """Retrain a logged run from its own config.yaml and compare with what it reached."""
-    from sweeps.trainrun import logged_run, train_once
+    from sweeps.run.single import logged_run, train_once
 
     uri = tracking_uri or "sqlite:///mlflow.db"
     cfg, reached, logged = logged_run(uri, run_id)

@@ -18,7 +18,7 @@ from sweeps.errors import ConfigError, UnavailableError, clip
 CONNECT_TIMEOUT_S = 5  # seconds a store may take to answer the preflight
 
 if TYPE_CHECKING:
-    from sweeps.config import Config
+    from sweeps.config.schema import Config
 
 
 def check_accelerator(config: Config) -> None:

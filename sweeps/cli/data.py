@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from sweeps.cli.exits import exits
 from sweeps.errors import ConfigError
-from sweeps.exits import exits
 
 data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
 
@@ -35,9 +35,9 @@ def data_show(
     """Sizes, shapes, splits, task kind and baselines of one dataset."""
     import yaml
 
-    from sweeps.config import validate
-    from sweeps.dataset import make_datamodule
-    from sweeps.loader import parse_overrides
+    from sweeps.config.dataset import make_datamodule
+    from sweeps.config.loader import parse_overrides
+    from sweeps.config.schema import validate
 
     raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
     cfg = validate({"name": "show", "data": raw})  # no --seq-len: the dataset's own default

@@ -15,7 +15,7 @@ from sweeps.errors import ConfigError
 
 if TYPE_CHECKING:
     from datamodules.catalog import DataKind
-    from sweeps.config import Config
+    from sweeps.config.schema import Config
 
 LATER = ("n_parameters", "best_epoch")  # what an objective after the first may name
 # Optuna's CMA-ES sampler is single-objective only.

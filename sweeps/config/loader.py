@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from sweeps.config import Config, validate
+from sweeps.config.schema import Config, validate
 from sweeps.errors import ConfigError, clip
 
 MAX_BYTES = 1_000_000  # a config is a page of text; the shipped ones are under 2 kB

@@ -10,13 +10,13 @@ import optuna
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.config import Config, PrunerConfig, SamplerConfig
+from sweeps.config.schema import Config, PrunerConfig, SamplerConfig
 from sweeps.errors import ConfigError
 from sweeps.keys import CONFIG_ATTR, INTERRUPTED_ATTR, RETRY_OF
-from sweeps.pruners import PlateauPruner
+from sweeps.search.pruners import PlateauPruner
+from sweeps.search.space import grid
 from sweeps.secrets import redact
-from sweeps.space import grid
-from sweeps.storage import open_storage
+from sweeps.stores.storage import open_storage
 
 MAX_FAILURES_IN_A_ROW = 3
 

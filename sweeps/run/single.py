@@ -6,12 +6,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweeps.config import Config
+from sweeps.config.loader import load_config
+from sweeps.config.schema import Config
 from sweeps.errors import ConfigError
-from sweeps.loader import load_config
-from sweeps.preflight import check_accelerator, check_tracking
-from sweeps.tracking import Tracker, absolute_uri
-from sweeps.trial import TrainResult, train
+from sweeps.run.preflight import check_accelerator, check_tracking
+from sweeps.track.tracking import Tracker, absolute_uri
+from sweeps.train.trial import TrainResult, train
 
 if TYPE_CHECKING:
     from mlflow.entities import Run

@@ -41,7 +41,7 @@ from sweeps.keys import (
 from sweeps.output import Echo
 
 if TYPE_CHECKING:
-    from sweeps.config import Config
+    from sweeps.config.schema import Config
 
 GRACE_BEATS = 3  # another host's trial is dead after this many missed heartbeats
 
@@ -179,8 +179,8 @@ def reap_for_status(
 
     Here, not in the coordinator, so that reading a study imports no torch.
     """
-    from sweeps.config import SearchConfig, TrackingConfig
-    from sweeps.storage import DEFAULT_STORAGE, lock_for
+    from sweeps.config.schema import SearchConfig, TrackingConfig
+    from sweeps.stores.storage import DEFAULT_STORAGE, lock_for
 
     url = storage or (config.storage if config else None) or DEFAULT_STORAGE
     search = config.search if config else SearchConfig()
@@ -190,7 +190,7 @@ def reap_for_status(
         # MLflow is imported only for a dead trial: its 1.7 s would double `sweep status`.
         from mlflow import MlflowClient
 
-        from sweeps.tracking import TrialRun, absolute_uri
+        from sweeps.track.tracking import TrialRun, absolute_uri
 
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id is None:

@@ -1,6 +1,7 @@
 """The one validated config schema: plain data in, a checked `Config` out, errors on one line.
 
-`sweeps.loader` reads the YAML and applies overrides; `sweeps.dataset` builds what it names.
+`sweeps.config.loader` reads the YAML and applies overrides; `sweeps.config.dataset` builds
+what it names.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class TrainerConfig(_Strict):
 
 
 class ParamSpec(_Strict):
-    """One searched field: turned into a `trial.suggest_*` call by `sweeps.space`."""
+    """One searched field: turned into a `trial.suggest_*` call by `sweeps.search.space`."""
 
     type: Literal["float", "int", "categorical"]
     low: float | None = None
@@ -138,7 +139,7 @@ class PrunerConfig(_Strict):
     # plateau, not successive halving or the median: on the adding problem the loss sits on a
     # 0.167 plateau before it drops; halving pruned every late bloomer, and the median pruner
     # needs a warm-up so long that it saves a fifth of the epochs (benchmarks/pruning.py).
-    # plateau prunes trials that stay on it longer than the others did (sweeps/pruners.py).
+    # plateau prunes trials that stay on it longer than the others did (sweeps/search/pruners.py).
     name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "plateau"
     # Completed trials before any pruning; null = 4 (median, percentile), 2 (plateau, whose
     # plateau rule needs none: this many before it ranks the trials that left the plateau).

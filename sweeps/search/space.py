@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sweeps.config import Config, ParamSpec
+from sweeps.config.loader import with_values
+from sweeps.config.schema import Config, ParamSpec
 from sweeps.errors import ConfigError
-from sweeps.loader import with_values
 
 if TYPE_CHECKING:
     import optuna
@@ -208,8 +208,8 @@ def check_space(config: Config) -> None:
                 "whose points fix every parameter; use tpe or random"
             )
     ordered(config.search.space)  # no cycles
-    from sweeps.objectives import check_objectives
-    from sweeps.warmstart import check_enqueue
+    from sweeps.search.objectives import check_objectives
+    from sweeps.search.warmstart import check_enqueue
 
     check_enqueue(config)
     check_objectives(config)

@@ -38,7 +38,7 @@ def start() -> subprocess.Popen[str]:
     one stop, so no worker sees a second signal and stops mid-write.
     """
     return subprocess.Popen(
-        [sys.executable, "-m", "sweeps.worker"],
+        [sys.executable, "-m", "sweeps.run.worker"],
         stdin=subprocess.PIPE,
         text=True,
         env={**os.environ, **THREADS_ENV},

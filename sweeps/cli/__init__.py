@@ -1,0 +1,1 @@
+"""The `sweep` command: parse, call one function, print, map errors to exit codes."""

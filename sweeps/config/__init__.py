@@ -1,0 +1,1 @@
+"""The config: its schema, the YAML loader and the dataset it names."""

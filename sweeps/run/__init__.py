@@ -1,0 +1,1 @@
+"""Running a sweep: the coordinator, its workers, the reaper and the checks before."""

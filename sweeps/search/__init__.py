@@ -1,0 +1,1 @@
+"""The search: study, sampler and pruner, the space, objectives and warm start."""

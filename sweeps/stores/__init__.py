@@ -1,0 +1,1 @@
+"""Where studies live: Optuna storages, the study lock, and the embedded SQLite files."""

@@ -1,0 +1,1 @@
+"""One training run: the trial, its callbacks and its diagnostics."""
