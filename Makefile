@@ -20,8 +20,8 @@ test: ## Run every test, slow ones included (what CI runs)
 test-fast: ## Run the fast tests only
 	$(PY) -m pytest -q -m "not slow"
 
-lint: ## ruff, format check and mypy --strict
-	ruff check . && ruff format --check . && mypy
+lint: ## ruff, format check, mypy --strict and the import layers (lint-imports)
+	ruff check . && ruff format --check . && mypy && lint-imports
 
 sweep: ## Run (or resume) the quickstart sweep: CONFIG=configs/x.yaml for another
 	sweep run $(CONFIG)
