@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ import pytest
 import yaml
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+# Tests start `sweep` (and `mlflow`) as processes by name: the ones installed beside the Python
+# that runs the tests, so a virtual environment tests its own checkout, not another on PATH.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
 
 def tiny_raw(**sections: Any) -> dict[str, Any]:
