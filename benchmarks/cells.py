@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 
 from benchmarks.measure import Row, alternate, timed
+from models.options import NetOptions
 from models.recurrent import RecurrentNet
 
 BATCH, STEPS, HIDDEN = 32, 100, 32
@@ -36,7 +37,9 @@ def _pass(
     """
     torch.manual_seed(0)
     n_in = 12 if varying else 2
-    net = RecurrentNet(n_in, 1, cell=cell, hidden_size=HIDDEN, impl=impl, bidirectional=varying)
+    net = RecurrentNet(
+        n_in, 1, NetOptions(cell=cell, hidden_size=HIDDEN, impl=impl, bidirectional=varying)
+    )
     x, y = torch.randn(BATCH, steps, n_in), torch.randn(BATCH, 1)
     lengths = torch.randint(max(1, steps // 4), steps + 1, (BATCH,)) if varying else None
 

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from benchmarks.measure import Row, alternate, timed
+from models.options import NetOptions
 from sweeps.config.schema import validate
 from sweeps.track.tracking import Tracker
 from sweeps.train.trial import train
@@ -85,7 +86,7 @@ def probe_seconds(data: dict[str, Any], model: dict[str, Any], calls: int) -> fl
     config = validate(_raw(data, model, True, 1))
     datamodule = make_datamodule(config, load=True)
     batch = tuple(t[:PROBE_SIZE] for t in next(iter(datamodule.val_dataloader())))
-    net = RecurrentNet(2, 1, **model)
+    net = RecurrentNet(2, 1, NetOptions(**model))
     twin = ProbeTwin(net)
     twin.diagnose(net, batch, "regression")  # warm-up
     return min(

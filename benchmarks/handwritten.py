@@ -21,13 +21,14 @@ from torch import nn
 
 from datamodules.lightning import LightningData
 from datamodules.synthetic import AddingDataModule
+from models.options import NetOptions
 from models.recurrent import RecurrentNet
 
 
 class LightningNet(pl.LightningModule):
     def __init__(self, lr: float, hidden_size: int, cell: str) -> None:
         super().__init__()
-        self.net = RecurrentNet(2, 1, cell=cell, hidden_size=hidden_size)
+        self.net = RecurrentNet(2, 1, NetOptions(cell=cell, hidden_size=hidden_size))
         self.lr = lr
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ from torch import nn
 
 from benchmarks.measure import Row, alternate, timed
 from datamodules.synthetic import AddingDataModule
+from models.options import NetOptions
 from models.recurrent import RecurrentNet
 from sweeps.config.schema import validate
 from sweeps.track.tracking import Tracker
@@ -85,7 +86,7 @@ def plain_loop(
         seq_len=shape.seq_len, batch_size=BATCH, n_train=n_train, n_val=n_val, n_test=64
     )
     dm.setup("fit")
-    net = RecurrentNet(2, 1, cell="lstm", hidden_size=shape.hidden).to(device)
+    net = RecurrentNet(2, 1, NetOptions(cell="lstm", hidden_size=shape.hidden)).to(device)
     # fused, as the platform steps it (models/optim.py): the ratios measure the platform's
     # work around the step, not torch's choice of Adam kernel
     opt = torch.optim.Adam(net.parameters(), lr=0.003, fused=True)

@@ -27,6 +27,7 @@ import optuna
 import torch
 from mlflow import MlflowClient
 
+from models.options import NetOptions
 from sweeps.config.schema import validate
 from sweeps.keys import RUN_ATTR
 from sweeps.run.coordinator import run_sweep
@@ -217,7 +218,7 @@ def sizes_of(params: int) -> dict[str, tuple[int, int]]:
 
     out = {}
     for cell in CELLS:
-        net = RecurrentNet(2, 1, cell=cell, match_params=params)
+        net = RecurrentNet(2, 1, NetOptions(cell=cell, match_params=params))
         out[cell] = (net.hidden_size, count_parameters(net))
     return out
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
 from typing import Any
 
 import pytorch_lightning as pl
@@ -35,39 +36,37 @@ class SequenceModule(pl.LightningModule):
         *,
         task: str,
         every_step: bool = False,
-        optimizer: str = OPTIMIZER.name,
-        lr: float = OPTIMIZER.lr,
-        weight_decay: float = OPTIMIZER.weight_decay,
-        momentum: float = OPTIMIZER.momentum,
-        scheduler: str = OPTIMIZER.scheduler,
-        step_size: int = OPTIMIZER.step_size,
-        gamma: float = OPTIMIZER.gamma,
+        optimizer: OptimizerOptions | Mapping[str, Any] = OPTIMIZER,
         max_epochs: int = MAX_EPOCHS,
-        grad_clip: float | None = OPTIMIZER.grad_clip,
         target_mean: tuple[float, ...] | None = None,
         target_std: tuple[float, ...] | None = None,
     ) -> None:
         super().__init__()
-        OptimizerOptions(
-            name=optimizer,
-            lr=lr,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            grad_clip=grad_clip,
-            scheduler=scheduler,
-            step_size=step_size,
-            gamma=gamma,
+        # A checkpoint holds the options as plain values; loading one passes them back as such.
+        options = (
+            optimizer if isinstance(optimizer, OptimizerOptions) else OptimizerOptions(**optimizer)
         )
         check_max_epochs(max_epochs)
         _check_task(net, task, every_step, target_mean, target_std)
         # The net is rebuilt by the caller on load; only plain values go into the checkpoint.
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(
+            {
+                "task": task,
+                "every_step": every_step,
+                "optimizer": asdict(options),
+                "max_epochs": max_epochs,
+                "target_mean": target_mean,
+                "target_std": target_std,
+            }
+        )
+        self.options = options
+        self.max_epochs = max_epochs
         self.net = net
         self.task = task
         self.every_step = every_step
         std = None if target_std is None else torch.tensor(target_std, dtype=torch.float32)
         self.register_buffer("target_std", std, persistent=False)
-        self.grad_clip = grad_clip
+        self.grad_clip = options.grad_clip
         self._sums: dict[str, dict[str, Tensor | float]] = {}
         # The step is written out below (zero_grad, backward, clip, step) rather than left to
         # Lightning's automatic loop: its closure and per-step hooks cost more than the step
@@ -159,11 +158,9 @@ class SequenceModule(pl.LightningModule):
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """The optimizer (models/optim.py) and, unless 'none', an epoch scheduler."""
-        hp = self.hparams
-        opt = build_optimizer(
-            hp["optimizer"], self.parameters(), hp["lr"], hp["weight_decay"], hp["momentum"]
-        )
-        sched = SCHEDULERS[hp["scheduler"]](opt, hp["step_size"], hp["gamma"], hp["max_epochs"])
+        o = self.options
+        opt = build_optimizer(o.name, self.parameters(), o.lr, o.weight_decay, o.momentum)
+        sched = SCHEDULERS[o.scheduler](opt, o.step_size, o.gamma, self.max_epochs)
         if sched is None:
             return opt
         return {

@@ -9,8 +9,7 @@ field; the sweeps layer turns them into its user-error type.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 CELL_NAMES = ("gru", "lstm", "peephole", "rnn")  # the keys of models.cells.GATES
 IMPLS = ("fused", "torch", "reference")
@@ -137,9 +136,3 @@ def probe_due(epoch: int, diagnostics: bool | int | str) -> bool:
 
 NET = NetOptions()
 OPTIMIZER = OptimizerOptions()
-
-
-def known(cls: type[NetOptions] | type[OptimizerOptions], values: dict[str, Any]) -> dict[str, Any]:
-    """The entries of `values` that `cls` declares: the rest belong to other components."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in values.items() if k in names}

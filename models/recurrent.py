@@ -34,34 +34,19 @@ class RecurrentNet(nn.Module):
         self,
         n_inputs: int,
         n_outputs: int,
+        options: NetOptions = NET,
         *,
-        cell: str = NET.cell,
-        hidden_size: int = NET.hidden_size,
-        num_layers: int = NET.num_layers,
-        bidirectional: bool = NET.bidirectional,
-        dropout: float = NET.dropout,
-        nonlinearity: str = NET.nonlinearity,
         vocab_size: int | None = None,
-        embedding_dim: int = NET.embedding_dim,
         every_step: bool = False,
-        impl: str = NET.impl,
-        match_params: int | None = NET.match_params,
     ) -> None:
         super().__init__()
-        NetOptions(
-            cell=cell,
-            hidden_size=hidden_size,
-            num_layers=num_layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            nonlinearity=nonlinearity,
-            embedding_dim=embedding_dim,
-            impl=impl,
-            match_params=match_params,
-        )
         _check_data_sizes(n_inputs, n_outputs, vocab_size)
+        cell, hidden_size, num_layers = options.cell, options.hidden_size, options.num_layers
+        bidirectional, dropout = options.bidirectional, options.dropout
+        self.options = options
         self.cell = cell
-        self.impl = impl if cell in CELLS else "reference"  # nothing fused to choose for others
+        # A cell torch lacks has nothing fused to choose: it runs as the reference.
+        self.impl = options.impl if cell in CELLS else "reference"
         self.n_outputs = n_outputs
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -72,22 +57,22 @@ class RecurrentNet(nn.Module):
         self.embedding: nn.Embedding | None = None
         input_size = n_inputs
         if vocab_size is not None:
-            self.embedding = nn.Embedding(vocab_size, embedding_dim)
-            input_size = embedding_dim
-        if match_params is not None:
+            self.embedding = nn.Embedding(vocab_size, options.embedding_dim)
+            input_size = options.embedding_dim
+        if options.match_params is not None:
             hidden_size = self.hidden_size = matched_hidden_size(
-                match_params,
+                options.match_params,
                 cell,
                 input_size,
                 n_outputs,
                 num_layers=num_layers,
                 directions=self.num_directions,
-                fixed=vocab_size * embedding_dim if vocab_size is not None else 0,
+                fixed=vocab_size * options.embedding_dim if vocab_size is not None else 0,
             )
 
         rnn_kwargs: dict[str, Any] = {}
         if cell == "rnn":
-            rnn_kwargs["nonlinearity"] = nonlinearity
+            rnn_kwargs["nonlinearity"] = options.nonlinearity
         # torch applies `dropout` only between stacked layers and warns when num_layers == 1.
         torch_layer = self.impl != "reference"
         layer = CELLS[cell] if torch_layer else partial(ReferenceRecurrent, cell)

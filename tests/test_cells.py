@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.cells import ReferenceRecurrent, parameter_count
+from models.options import NetOptions
 from models.recurrent import CELLS, RecurrentNet, count_parameters, matched_hidden_size
 from sweeps.config.schema import validate
 from sweeps.train.trial import train
@@ -98,12 +99,12 @@ def test_peephole_weights_get_gradients_and_the_cell_state_flows() -> None:
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "peephole"])
 def test_impl_switch_builds_the_reference_with_the_same_function(cell: str) -> None:
     torch.manual_seed(0)
-    ref = RecurrentNet(FEATURES, 2, cell=cell, hidden_size=HIDDEN, impl="reference")
+    ref = RecurrentNet(FEATURES, 2, NetOptions(cell=cell, hidden_size=HIDDEN, impl="reference"))
     assert isinstance(ref.rnn, ReferenceRecurrent)
     if cell == "peephole":
-        assert RecurrentNet(FEATURES, 2, cell=cell, impl="fused").impl == "reference"
+        assert RecurrentNet(FEATURES, 2, NetOptions(cell=cell, impl="fused")).impl == "reference"
         return
-    fused = RecurrentNet(FEATURES, 2, cell=cell, hidden_size=HIDDEN, impl="fused")
+    fused = RecurrentNet(FEATURES, 2, NetOptions(cell=cell, hidden_size=HIDDEN, impl="fused"))
     assert isinstance(fused.rnn, nn.RNNBase)
     ref.load_state_dict(fused.state_dict())
     x = torch.randn(BATCH, SEQ, FEATURES)
@@ -112,7 +113,7 @@ def test_impl_switch_builds_the_reference_with_the_same_function(cell: str) -> N
 
 def test_unknown_impl_names_the_field() -> None:
     with pytest.raises(ValueError, match="model.impl"):
-        RecurrentNet(FEATURES, 1, impl="cuda")
+        RecurrentNet(FEATURES, 1, NetOptions(impl="cuda"))
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -133,12 +134,14 @@ def test_parameter_count_is_the_modules_count(
 def test_match_params_sizes_every_cell_to_about_n(target: int) -> None:
     sizes = {}
     for cell in ("rnn", "lstm", "gru", "peephole"):
-        net = RecurrentNet(2, 1, cell=cell, hidden_size=999, match_params=target)
+        net = RecurrentNet(2, 1, NetOptions(cell=cell, hidden_size=999, match_params=target))
         n = count_parameters(net)
         sizes[cell] = net.hidden_size
         # The closest size: one unit more or less would be further from the target.
         for other in (net.hidden_size - 1, net.hidden_size + 1):
-            alt = count_parameters(RecurrentNet(2, 1, cell=cell, hidden_size=max(other, 1)))
+            alt = count_parameters(
+                RecurrentNet(2, 1, NetOptions(cell=cell, hidden_size=max(other, 1)))
+            )
             assert abs(n - target) <= abs(alt - target), (cell, n, alt)
         assert abs(n - target) / target < 0.15, (cell, n)
     assert sizes["rnn"] > sizes["gru"] > sizes["lstm"]  # fewer blocks per unit, more units

@@ -19,7 +19,7 @@ from datamodules.lightning import LightningData
 from datamodules.synthetic import AddingDataModule
 from models.diagnostics import ProbeTwin, memory_timescale
 from models.lit_module import SequenceModule
-from models.options import probe_due
+from models.options import NetOptions, probe_due
 from models.recurrent import RecurrentNet
 from sweeps.config.schema import validate
 from sweeps.errors import ConfigError
@@ -37,7 +37,7 @@ def _batch(n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("num_layers", [1, 2])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "peephole"])
 def test_diagnosis_names_and_ranges(cell: str, num_layers: int) -> None:
-    net = RecurrentNet(2, 1, cell=cell, hidden_size=6, num_layers=num_layers)
+    net = RecurrentNet(2, 1, NetOptions(cell=cell, hidden_size=6, num_layers=num_layers))
     found = ProbeTwin(net).diagnose(net, _batch(), "regression")
     layers = [f"l{k}" for k in range(num_layers)]
     assert list(found.grad_over_time) == layers
@@ -57,7 +57,7 @@ def test_diagnosis_names_and_ranges(cell: str, num_layers: int) -> None:
 
 
 def test_spectral_radius_is_that_of_the_fused_weights() -> None:
-    net = RecurrentNet(2, 1, cell="rnn", hidden_size=5)
+    net = RecurrentNet(2, 1, NetOptions(cell="rnn", hidden_size=5))
     with torch.no_grad():
         net.rnn.weight_hh_l0.copy_(torch.diag(torch.tensor([0.3, -0.9, 0.5, 0.1, 0.2])))
     assert ProbeTwin(net).diagnose(net, _batch(), "regression").metrics[
@@ -66,7 +66,7 @@ def test_spectral_radius_is_that_of_the_fused_weights() -> None:
 
 
 def test_last_step_gradient_is_the_heads_backward() -> None:
-    net = RecurrentNet(2, 1, cell="gru", hidden_size=5)
+    net = RecurrentNet(2, 1, NetOptions(cell="gru", hidden_size=5))
     x, y = _batch()
     found = ProbeTwin(net).diagnose(net, (x, y), "regression")
     h_last = net.rnn(x)[1][-1].detach().requires_grad_()
@@ -78,7 +78,7 @@ def test_last_step_gradient_is_the_heads_backward() -> None:
 def test_small_recurrent_weights_make_the_gradient_vanish() -> None:
     ratios = {}
     for scale in (0.1, 1.0):
-        net = RecurrentNet(2, 1, cell="rnn", hidden_size=8)
+        net = RecurrentNet(2, 1, NetOptions(cell="rnn", hidden_size=8))
         with torch.no_grad():
             net.rnn.weight_hh_l0.copy_(scale * torch.eye(8))
             net.rnn.weight_ih_l0.mul_(0.1)  # small inputs: tanh stays near linear
@@ -133,7 +133,9 @@ def _fit(callbacks: list[pl.Callback], max_epochs: int = 2) -> SequenceModule:
     pl.seed_everything(0, verbose=False)
     dm = AddingDataModule(seq_len=SEQ, batch_size=32, n_train=128, n_val=64, n_test=64)
     dm.setup("fit")
-    module = SequenceModule(RecurrentNet(2, 1, cell="lstm", hidden_size=6), task="regression")
+    module = SequenceModule(
+        RecurrentNet(2, 1, NetOptions(cell="lstm", hidden_size=6)), task="regression"
+    )
     trainer = pl.Trainer(
         max_epochs=max_epochs,
         logger=False,

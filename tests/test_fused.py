@@ -13,6 +13,7 @@ from torch import nn
 
 from models import RecurrentNet
 from models.fused import GRUFunction, RNNFunction, fits, fused_forward
+from models.options import NetOptions
 
 LAYERS = {k: v for k, v in RNN_LAYERS.items() if k != "lstm"}  # oneDNN runs the LSTM
 
@@ -79,7 +80,7 @@ def test_fits_only_where_it_is_the_faster_path() -> None:
 
 def _net(cell: str, impl: str) -> RecurrentNet:
     torch.manual_seed(2)
-    return RecurrentNet(2, 1, cell=cell, hidden_size=8, num_layers=2, impl=impl)
+    return RecurrentNet(2, 1, NetOptions(cell=cell, hidden_size=8, num_layers=2, impl=impl))
 
 
 def _train(net: RecurrentNet, steps: int) -> list[float]:

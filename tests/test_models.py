@@ -17,6 +17,7 @@ from datamodules.base import Split, TensorLoader
 from models import CELLS, OPTIMIZERS, SCHEDULERS, RecurrentNet, SequenceModule, count_parameters
 from models.epochs import Epoch, EpochLoader
 from models.optim import build_optimizer
+from models.options import NetOptions, OptimizerOptions
 
 BATCH, SEQ, FEATURES, OUTPUTS, CLASSES, VOCAB = 4, 6, 3, 2, 5, 7
 MODES = ("regression_last", "regression_every", "classification_last", "lm_every")
@@ -26,13 +27,15 @@ def _net(mode: str, **kwargs: Any) -> RecurrentNet:
     """A small net for one of MODES, with `kwargs` overriding the model options."""
     options: dict[str, Any] = {"hidden_size": 8}
     if mode == "regression_last":
-        return RecurrentNet(FEATURES, OUTPUTS, **options, **kwargs)
+        return RecurrentNet(FEATURES, OUTPUTS, NetOptions(**options, **kwargs))
     if mode == "regression_every":
-        return RecurrentNet(FEATURES, OUTPUTS, every_step=True, **options, **kwargs)
+        return RecurrentNet(FEATURES, OUTPUTS, NetOptions(**options, **kwargs), every_step=True)
     if mode == "classification_last":
-        return RecurrentNet(FEATURES, CLASSES, **options, **kwargs)
+        return RecurrentNet(FEATURES, CLASSES, NetOptions(**options, **kwargs))
     if mode == "lm_every":
-        return RecurrentNet(0, VOCAB, vocab_size=VOCAB, every_step=True, **options, **kwargs)
+        return RecurrentNet(
+            0, VOCAB, NetOptions(**options, **kwargs), vocab_size=VOCAB, every_step=True
+        )
     raise ValueError(f"unknown test mode {mode!r}")
 
 
@@ -108,7 +111,7 @@ def test_dropout_acts_with_one_layer_without_torch_warning() -> None:
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # torch warns when RNN dropout is set with one layer
-        net = RecurrentNet(FEATURES, OUTPUTS, num_layers=1, dropout=0.5)
+        net = RecurrentNet(FEATURES, OUTPUTS, NetOptions(num_layers=1, dropout=0.5))
     assert net.rnn.dropout == 0.0
     x = torch.randn(BATCH, SEQ, FEATURES)
     net.train()
@@ -118,12 +121,12 @@ def test_dropout_acts_with_one_layer_without_torch_warning() -> None:
 
 
 def test_dropout_goes_between_stacked_layers() -> None:
-    net = RecurrentNet(FEATURES, OUTPUTS, num_layers=2, dropout=0.3)
+    net = RecurrentNet(FEATURES, OUTPUTS, NetOptions(num_layers=2, dropout=0.3))
     assert net.rnn.dropout == 0.3
 
 
 def test_relu_rnn_is_built_with_relu() -> None:
-    net = RecurrentNet(FEATURES, OUTPUTS, cell="rnn", nonlinearity="relu")
+    net = RecurrentNet(FEATURES, OUTPUTS, NetOptions(cell="rnn", nonlinearity="relu"))
     assert net.rnn.nonlinearity == "relu"
 
 
@@ -142,17 +145,17 @@ def test_relu_rnn_is_built_with_relu() -> None:
 )
 def test_bad_model_option_names_the_field(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        RecurrentNet(FEATURES, OUTPUTS, **kwargs)
+        RecurrentNet(FEATURES, OUTPUTS, NetOptions(**kwargs))
 
 
 def test_bad_cell_lists_the_choices() -> None:
     with pytest.raises(ValueError, match=r"\['gru', 'lstm', 'peephole', 'rnn'\]"):
-        RecurrentNet(FEATURES, OUTPUTS, cell="transformer")
+        RecurrentNet(FEATURES, OUTPUTS, NetOptions(cell="transformer"))
 
 
 def test_lstm_forget_gate_bias_sums_to_one() -> None:
     net = RecurrentNet(
-        FEATURES, OUTPUTS, cell="lstm", hidden_size=4, num_layers=2, bidirectional=True
+        FEATURES, OUTPUTS, NetOptions(cell="lstm", hidden_size=4, num_layers=2, bidirectional=True)
     )
     params = dict(net.rnn.named_parameters())
     for suffix in ("l0", "l1", "l0_reverse", "l1_reverse"):
@@ -162,7 +165,7 @@ def test_lstm_forget_gate_bias_sums_to_one() -> None:
 
 
 def test_count_parameters_matches_hand_count() -> None:
-    net = RecurrentNet(3, 2, cell="rnn", hidden_size=4)
+    net = RecurrentNet(3, 2, NetOptions(cell="rnn", hidden_size=4))
     # rnn: W_ih 4x3 + W_hh 4x4 + two biases of 4 = 36; head: 4x2 + 2 = 10
     assert count_parameters(net) == 46
     net.head.requires_grad_(False)
@@ -175,7 +178,7 @@ def test_count_parameters_matches_hand_count() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"optimizer": "adagrad"}, "optimizer.name"),
+        ({"name": "adagrad"}, "optimizer.name"),
         ({"scheduler": "cyclic"}, "optimizer.scheduler"),
         ({"lr": 0.0}, "optimizer.lr"),
         ({"weight_decay": -1.0}, "optimizer.weight_decay"),
@@ -186,7 +189,7 @@ def test_count_parameters_matches_hand_count() -> None:
 )
 def test_bad_optimizer_option_names_the_field(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        SequenceModule(_net("regression_last"), task="regression", **kwargs)
+        OptimizerOptions(**kwargs)
 
 
 def test_module_rejects_every_step_mismatch_with_net() -> None:
@@ -197,7 +200,9 @@ def test_module_rejects_every_step_mismatch_with_net() -> None:
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_optimizer_table_passes_lr_and_weight_decay(name: str) -> None:
     module = SequenceModule(
-        _net("regression_last"), task="regression", optimizer=name, lr=0.01, weight_decay=0.1
+        _net("regression_last"),
+        task="regression",
+        optimizer=OptimizerOptions(name=name, lr=0.01, weight_decay=0.1),
     )
     opt = module.configure_optimizers()
     assert isinstance(opt, torch.optim.Optimizer)
@@ -233,7 +238,9 @@ def test_no_fused_step_where_torch_has_no_kernel() -> None:
 
 @pytest.mark.parametrize("name", sorted(set(SCHEDULERS) - {"none"}))
 def test_scheduler_table_steps_per_epoch(name: str) -> None:
-    module = SequenceModule(_net("regression_last"), task="regression", scheduler=name)
+    module = SequenceModule(
+        _net("regression_last"), task="regression", optimizer=OptimizerOptions(scheduler=name)
+    )
     config: Any = module.configure_optimizers()
     assert config["lr_scheduler"]["interval"] == "epoch"
 
@@ -259,10 +266,23 @@ def _data(mode: str, n: int = 12, *, variable: bool = False) -> Split:
     return Split(x, y, lengths)
 
 
-def _module(mode: str, **kwargs: Any) -> SequenceModule:
+def _module(
+    mode: str,
+    target_mean: tuple[float, ...] | None = None,
+    target_std: tuple[float, ...] | None = None,
+    **options: Any,
+) -> SequenceModule:
+    """A module for one of MODES, with `options` as its optimizer options."""
     task = "regression" if mode.startswith("regression") else "classification"
     net = _net(mode)
-    return SequenceModule(net, task=task, every_step=net.every_step, **kwargs)
+    return SequenceModule(
+        net,
+        task=task,
+        every_step=net.every_step,
+        optimizer=OptimizerOptions(**options),
+        target_mean=target_mean,
+        target_std=target_std,
+    )
 
 
 EXPECTED_METRICS = {
@@ -337,8 +357,8 @@ def test_loss_decreases_on_learnable_task() -> None:
     x = torch.randn(256, 10, 1)
     y = x.mean(dim=1)  # (n, 1): the mean of the inputs; predicting 0 scores 0.1
     train, val = Split(x[:192], y[:192]), Split(x[192:], y[192:])
-    net = RecurrentNet(1, 1, cell="gru", hidden_size=16)
-    module = SequenceModule(net, task="regression", lr=0.01)
+    net = RecurrentNet(1, 1, NetOptions(cell="gru", hidden_size=16))
+    module = SequenceModule(net, task="regression", optimizer=OptimizerOptions(lr=0.01))
     trainer = _trainer(max_epochs=15)
     before = trainer.validate(module, TensorLoader(val, 32), verbose=False)[0]["val_loss"]
     trainer.fit(module, TensorLoader(train, 32, shuffle=True), TensorLoader(val, 32))
@@ -363,7 +383,7 @@ def test_plateau_scheduler_finds_val_loss() -> None:
 
 def test_checkpoint_reloads_with_a_fresh_net(tmp_path: Any) -> None:
     torch.manual_seed(0)
-    module = _module("classification_last", lr=0.02, optimizer="sgd")
+    module = _module("classification_last", lr=0.02, name="sgd")
     data = _data("classification_last")
     trainer = _trainer(max_epochs=1)
     trainer.fit(module, TensorLoader(data, 6), TensorLoader(data, 6))
@@ -371,7 +391,8 @@ def test_checkpoint_reloads_with_a_fresh_net(tmp_path: Any) -> None:
     trainer.save_checkpoint(path)
     loaded = SequenceModule.load_from_checkpoint(path, net=_net("classification_last"))
     assert "net" not in loaded.hparams
-    assert (loaded.hparams["lr"], loaded.hparams["optimizer"]) == (0.02, "sgd")
+    assert loaded.options == module.options == OptimizerOptions(name="sgd", lr=0.02)
+    assert loaded.hparams["optimizer"]["lr"] == 0.02  # plain values in the checkpoint
     module.eval()
     loaded.eval()
     with torch.no_grad():
@@ -394,7 +415,7 @@ def test_gradient_norm_and_clipping_are_logged_per_epoch() -> None:
 
 def test_a_training_step_really_clips() -> None:
     torch.manual_seed(0)
-    module = _module("regression_last", optimizer="sgd", lr=1.0, momentum=0.0, grad_clip=1e-3)
+    module = _module("regression_last", name="sgd", lr=1.0, momentum=0.0, grad_clip=1e-3)
     data = _data("regression_last")
     before = torch.cat([p.detach().flatten().clone() for p in module.parameters()])
     trainer = _trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0)
@@ -483,7 +504,7 @@ def test_a_stop_raised_after_a_batch_ends_the_epoch_there() -> None:
 
     data = _data("regression_last", n=20)
     torch.manual_seed(0)
-    module = _module("regression_last", optimizer="sgd", lr=0.1, momentum=0.0)
+    module = _module("regression_last", name="sgd", lr=0.1, momentum=0.0)
     before = torch.cat([p.detach().flatten().clone() for p in module.parameters()])
     with pytest.raises(Stop):
         _trainer(max_epochs=1).fit(
@@ -491,7 +512,7 @@ def test_a_stop_raised_after_a_batch_ends_the_epoch_there() -> None:
         )
     # Exactly one batch was trained: the weights are those of one plain step on the first.
     torch.manual_seed(0)
-    plain = _module("regression_last", optimizer="sgd", lr=0.1, momentum=0.0)
+    plain = _module("regression_last", name="sgd", lr=0.1, momentum=0.0)
     loss, _ = plain._score(next(iter(TensorLoader(data, 5))), full=False)
     loss.backward()  # type: ignore[no-untyped-call]
     torch.nn.utils.clip_grad_norm_(plain.parameters(), 1.0)

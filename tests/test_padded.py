@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import models.recurrent
 from models import RecurrentNet
+from models.options import NetOptions
 from models.padded import padded_fits, padded_forward
 
 LENGTHS = torch.tensor([7, 1, 4, 7, 2])  # the longest fills the batch, one has a single step
@@ -87,10 +88,8 @@ def test_recurrent_net_gives_the_packed_result_without_packing(
 ) -> None:
     def build(impl: str) -> RecurrentNet:
         torch.manual_seed(4)
-        return RecurrentNet(
-            3, 2, cell=cell, hidden_size=6, bidirectional=True, every_step=bool(every_step),
-            impl=impl,
-        )  # fmt: skip
+        options = NetOptions(cell=cell, hidden_size=6, bidirectional=True, impl=impl)
+        return RecurrentNet(3, 2, options, every_step=bool(every_step))
 
     fused, plain = build("fused"), build("torch")
     x = torch.randn(5, 7, 3)

@@ -28,21 +28,20 @@ from datamodules.options import BATCH_SIZE, check_batch_size
 from models.options import (
     DIAGNOSTICS,
     MAX_EPOCHS,
-    NET,
-    OPTIMIZER,
     NetOptions,
     OptimizerOptions,
     check_diagnostics,
     check_max_epochs,
-    known,
 )
 from sweeps.errors import ConfigError, clip
 from sweeps.secrets import redact
 
+# inf and nan are refused everywhere: `lr: .inf` or `high: .inf` only fail later, per trial.
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+
 
 class _Strict(BaseModel):
-    # inf and nan are refused everywhere: `lr: .inf` or `high: .inf` only fail later, per trial.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = STRICT
 
 
 class DataConfig(BaseModel):
@@ -66,40 +65,19 @@ class DataConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
-# Defaults and rules of the model and optimizer live in models/options.py, once: the schema
-# checks them with the very code the constructors run, so `sweep validate` and the first trial
-# cannot disagree.
-class ModelConfig(_Strict):
-    cell: str = NET.cell
-    hidden_size: int = NET.hidden_size
-    impl: str = NET.impl
-    match_params: int | None = NET.match_params
-    num_layers: int = NET.num_layers
-    bidirectional: bool = NET.bidirectional
-    dropout: float = NET.dropout
-    nonlinearity: str = NET.nonlinearity
-    embedding_dim: int = NET.embedding_dim
+# The model and optimizer sections are the very options classes the constructors take
+# (models/options.py): each name, default and rule is written there once, and validating a
+# section runs their checks, so `sweep validate` and the first trial cannot disagree.
+class ModelConfig(NetOptions):
+    """`model.*`: the options of `RecurrentNet`."""
 
-    @model_validator(mode="after")
-    def _constructor_rules(self) -> ModelConfig:
-        NetOptions(**known(NetOptions, self.model_dump()))
-        return self
+    __pydantic_config__ = STRICT
 
 
-class OptimizerConfig(_Strict):
-    name: str = OPTIMIZER.name
-    lr: float = OPTIMIZER.lr
-    weight_decay: float = OPTIMIZER.weight_decay
-    momentum: float = OPTIMIZER.momentum
-    grad_clip: float | None = OPTIMIZER.grad_clip
-    scheduler: str = OPTIMIZER.scheduler
-    step_size: int = OPTIMIZER.step_size
-    gamma: float = OPTIMIZER.gamma
+class OptimizerConfig(OptimizerOptions):
+    """`optimizer.*`: the options of `SequenceModule` (and the trainer's gradient clip)."""
 
-    @model_validator(mode="after")
-    def _constructor_rules(self) -> OptimizerConfig:
-        OptimizerOptions(**known(OptimizerOptions, self.model_dump()))
-        return self
+    __pydantic_config__ = STRICT
 
 
 class TrainerConfig(_Strict):
@@ -251,7 +229,8 @@ def _one_line(err: ValidationError) -> str:
     if first["type"] == "value_error":  # our own rules: the message names the field already
         message = str(first["ctx"]["error"])
         return message if not loc or message.startswith(loc) else f"{loc}: {message}"
-    if first["type"] == "extra_forbidden":
+    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model or
+        # optimizer key: those sections are dataclasses, which pydantic reports so
         return f"{loc} is not a known key; check its spelling (unknown keys are errors)"
     if first["type"] == "missing":
         return f"{loc} is required"

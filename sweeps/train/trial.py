@@ -78,20 +78,18 @@ def make_module(config: Config, spec: DataSpec) -> SequenceModule:
     net = RecurrentNet(
         spec.n_inputs,
         spec.n_outputs,
+        config.model,
         vocab_size=spec.vocab_size,
         every_step=spec.every_step,
-        **config.model.model_dump(),
     )
-    opt = config.optimizer.model_dump(exclude={"name"})  # grad_clip included: the module clips
     return SequenceModule(
         net,
         task=spec.task,
         every_step=spec.every_step,
-        optimizer=config.optimizer.name,
+        optimizer=config.optimizer,  # grad_clip included: the module clips
         max_epochs=config.trainer.max_epochs,
         target_mean=spec.target_mean,
         target_std=spec.target_std,
-        **opt,
     )
 
 
