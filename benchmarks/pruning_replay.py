@@ -21,7 +21,7 @@ from pathlib import Path
 import optuna
 
 from sweeps.config.schema import PrunerConfig
-from sweeps.search.study import make_pruner
+from sweeps.search.pruners import make_pruner
 
 CURVES = Path(__file__).with_name("pruning_curves.json")
 MAX_EPOCHS = 20

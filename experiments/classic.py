@@ -31,7 +31,7 @@ from models.options import NetOptions
 from sweeps.config.schema import validate
 from sweeps.keys import RUN_ATTR
 from sweeps.run.coordinator import run_sweep
-from sweeps.track.stats import trial_value
+from sweeps.search.ranking import trial_value
 
 CELLS = ("rnn", "lstm", "gru")
 BASELINE = 1.0 / 6.0  # predicting the mean 1: var(U1 + U2)
@@ -101,7 +101,7 @@ def run_all(budget: dict[str, Any], work: Path) -> list[dict[str, Any]]:
             )
             study = optuna.load_study(study_name=name, storage=config.storage)
             for t in study.get_trials(deepcopy=False):
-                value = trial_value(t)
+                value = trial_value(t, maximize=False)
                 rows.append(
                     {
                         "T": length,

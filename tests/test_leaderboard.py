@@ -10,7 +10,9 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from sweeps.keys import EXPERIMENT_KIND, NOTE_TAG
-from sweeps.track.leaderboard import Leaderboard, cell_rows, markdown, ranked
+from sweeps.search.ranking import ranked
+from sweeps.track.leaderboard import Leaderboard, markdown
+from sweeps.track.stats import by_choice
 from sweeps.track.tracking import Tracker
 
 DISTS = {
@@ -45,7 +47,7 @@ def fake_study() -> optuna.Study:
 def test_ranked_and_per_cell_rows_count_pruned_trials() -> None:
     study = fake_study()
     assert [t.number for t in ranked(study)] == [1, 0]
-    rows = {r.choice: r for r in cell_rows(study)}
+    rows = by_choice(study)["model.cell"]
     assert rows["rnn"].trials == 1 and rows["rnn"].pruned == 1
     assert rows["rnn"].best == pytest.approx(0.15)  # its best report, not its last
     assert rows["lstm"].best == pytest.approx(0.001) and rows["lstm"].complete == 2

@@ -8,8 +8,8 @@ from conftest import tiny_raw
 
 from sweeps.config.schema import PrunerConfig, SamplerConfig, validate
 from sweeps.errors import ConfigError
-from sweeps.search.pruners import PlateauPruner
-from sweeps.search.study import make_pruner, make_sampler
+from sweeps.search.pruners import PlateauPruner, make_pruner
+from sweeps.search.study import make_sampler
 
 SAMPLERS = {
     "tpe": optuna.samplers.TPESampler,

@@ -67,7 +67,8 @@ def _echo_best(st: Any) -> None:
         typer.echo(no_completed_trial(st))
         return
     if len(st.directions) > 1:
-        from sweeps.track.leaderboard import objective_names, ranked
+        from sweeps.search.ranking import ranked
+        from sweeps.track.leaderboard import objective_names
 
         front = ranked(st)
         typer.echo(f"Pareto front of {', '.join(objective_names(st))}: {len(front)} trials")

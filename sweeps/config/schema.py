@@ -119,10 +119,10 @@ class PrunerConfig(_Strict):
     # needs a warm-up so long that it saves a fifth of the epochs (benchmarks/pruning.py).
     # plateau prunes trials that stay on it longer than the others did (sweeps/search/pruners.py).
     name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "plateau"
-    # Completed trials before any pruning; null = 4 (median, percentile), 2 (plateau, whose
-    # plateau rule needs none: this many before it ranks the trials that left the plateau).
+    # null: the pruner's own default, in sweeps/search/pruners.py (STARTUP_TRIALS: completed
+    # trials before any pruning; warmup_steps: epochs before any pruning).
     n_startup_trials: int | None = Field(None, ge=0)
-    n_warmup_steps: int | None = Field(None, ge=0)  # epochs; null = half of max_epochs
+    n_warmup_steps: int | None = Field(None, ge=0)
     percentile: float = Field(25.0, gt=0.0, lt=100.0)
     min_resource: int = Field(1, ge=1)
     reduction_factor: int = Field(3, ge=2)

@@ -37,8 +37,50 @@ import weakref
 
 import optuna
 from optuna.pruners import BasePruner
-from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.config.schema import PrunerConfig
+from sweeps.errors import ConfigError
+from sweeps.search.ranking import maximizing
+
+# Completed trials a pruner waits for before it judges, when search.pruner.n_startup_trials is
+# null. The median and percentile pruners compare a trial with the completed ones at the same
+# epoch, which is noise against fewer than four; plateau compares only trials that left the
+# plateau, and two keep it from pruning the eventual best a step behind the first good trial.
+STARTUP_TRIALS = {"median": 4, "percentile": 4, "plateau": 2}
+
+
+def warmup_steps(configured: int | None, max_epochs: int) -> int:
+    """search.pruner.n_warmup_steps, epochs before any pruning: null is half of max_epochs."""
+    return configured if configured is not None else max_epochs // 2
+
+
+def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
+    """The pruner named in search.pruner, with the defaults above for what it leaves null."""
+    warmup = warmup_steps(cfg.n_warmup_steps, max_epochs)
+    startup = cfg.n_startup_trials
+    if startup is None:
+        startup = STARTUP_TRIALS.get(cfg.name, 0)
+    if cfg.name == "median":
+        return optuna.pruners.MedianPruner(startup, warmup)
+    if cfg.name == "percentile":
+        return optuna.pruners.PercentilePruner(cfg.percentile, startup, warmup)
+    if cfg.name == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=cfg.min_resource, reduction_factor=cfg.reduction_factor
+        )
+    if cfg.name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=cfg.min_resource,
+            max_resource=max_epochs,
+            reduction_factor=cfg.reduction_factor,
+        )
+    if cfg.name == "plateau":
+        return PlateauPruner(startup, warmup, max_steps=max_epochs)
+    if cfg.name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")
+
 
 Curve = list[float]  # best value so far at steps 0, 1, ..., in "lower is better" form
 SETTLE_STEPS = 2  # steps after a drop before the trial is ranked against the others
@@ -53,7 +95,7 @@ class PlateauPruner(BasePruner):
 
     def __init__(
         self,
-        n_startup_trials: int = 2,
+        n_startup_trials: int = STARTUP_TRIALS["plateau"],
         n_warmup_steps: int = 5,
         min_drop: float = 0.1,
         max_steps: int | None = None,
@@ -79,7 +121,7 @@ class PlateauPruner(BasePruner):
         step = trial.last_step
         if step is None or (self.max_steps is not None and step >= self.max_steps - 1):
             return False
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
+        sign = -1.0 if maximizing(study) else 1.0
         curves = [(t.state, _best_so_far(t, sign)) for t in self._finished(study, trial.number)]
         mine = _best_so_far(trial, sign)
         plateau = statistics.median([c[0] for _, c in curves if c] + [mine[0]])

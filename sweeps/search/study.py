@@ -10,10 +10,11 @@ import optuna
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.config.schema import Config, PrunerConfig, SamplerConfig
+from sweeps.config.schema import Config, SamplerConfig
 from sweeps.errors import ConfigError
 from sweeps.keys import CONFIG_ATTR, INTERRUPTED_ATTR, RETRY_OF
-from sweeps.search.pruners import PlateauPruner
+from sweeps.search.pruners import make_pruner
+from sweeps.search.ranking import ranked
 from sweeps.search.space import grid
 from sweeps.secrets import redact
 from sweeps.stores.storage import open_storage
@@ -68,33 +69,6 @@ def _sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
     if cfg.name == "qmc":
         return optuna.samplers.QMCSampler(seed=cfg.seed)
     raise ConfigError(f"search.sampler.name {cfg.name!r} is unknown")
-
-
-def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner:
-    """The pruner named in search.pruner; warm-up defaults to half the epochs."""
-    warmup = cfg.n_warmup_steps if cfg.n_warmup_steps is not None else max_epochs // 2
-    startup = 4 if cfg.n_startup_trials is None else cfg.n_startup_trials
-    if cfg.name == "median":
-        return optuna.pruners.MedianPruner(startup, warmup)
-    if cfg.name == "percentile":
-        return optuna.pruners.PercentilePruner(cfg.percentile, startup, warmup)
-    if cfg.name == "sha":
-        return optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=cfg.min_resource, reduction_factor=cfg.reduction_factor
-        )
-    if cfg.name == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=cfg.min_resource,
-            max_resource=max_epochs,
-            reduction_factor=cfg.reduction_factor,
-        )
-    if cfg.name == "plateau":
-        if cfg.n_startup_trials is None:
-            return PlateauPruner(n_warmup_steps=warmup, max_steps=max_epochs)
-        return PlateauPruner(cfg.n_startup_trials, warmup, max_steps=max_epochs)
-    if cfg.name == "none":
-        return optuna.pruners.NopPruner()
-    raise ConfigError(f"search.pruner.name {cfg.name!r} is unknown")
 
 
 def superseded(trials: list[FrozenTrial]) -> set[int]:
@@ -186,11 +160,7 @@ def best_config_yaml(study: optuna.Study) -> str:
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not completed:
         raise ConfigError(no_completed_trial(study))
-    if len(study.directions) > 1:  # no single best: the front's best on the first objective
-        first_best = max if study.directions[0].name == "MAXIMIZE" else min
-        chosen = first_best(study.best_trials, key=lambda t: t.values[0])
-    else:
-        chosen = study.best_trial
+    chosen = ranked(study)[0]  # with several objectives, the front's best on the first one
     config = chosen.user_attrs.get(CONFIG_ATTR)
     if config is None:
         raise ConfigError(f"the best trial of {study.study_name!r} has no stored config")

@@ -36,14 +36,10 @@ def check_enqueue(config: Config) -> None:
 
 def top_params(source: optuna.Study, config: Config, top: int) -> list[dict[str, Any]]:
     """The params of `source`'s best COMPLETE trials, kept to what this config searches."""
-    import optuna
-    from optuna.trial import TrialState
+    from sweeps.search.ranking import ranked
 
-    done = source.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    reverse = source.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-    done.sort(key=lambda t: t.values[0], reverse=reverse)
     out: list[dict[str, Any]] = []
-    for t in done:
+    for t in ranked(source):
         kept = {k: v for k, v in t.params.items() if k in config.search.space}
         if kept and kept not in out:
             out.append(kept)

@@ -8,94 +8,22 @@ experiment's description points at it.
 
 from __future__ import annotations
 
-import math
-import statistics
 import time
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR
+from sweeps.search.ranking import maximizing, ranked
+from sweeps.track.stats import by_choice
 from sweeps.track.ui import runs_route
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 TOP = 10
-
-
-def minimizing(study: optuna.Study) -> bool:
-    return study.directions[0] == optuna.study.StudyDirection.MINIMIZE
-
-
-def best_seen(trial: FrozenTrial, minimize: bool) -> float | None:
-    """A trial's best value: its own for COMPLETE, its best report for PRUNED, else None."""
-    if trial.state == TrialState.COMPLETE and trial.values is not None:
-        return float(trial.values[0])
-    reports = [v for v in trial.intermediate_values.values() if math.isfinite(v)]
-    if trial.state != TrialState.PRUNED or not reports:
-        return None
-    return min(reports) if minimize else max(reports)
-
-
-def last_seen(trial: FrozenTrial) -> float | None:
-    """A trial's value for importance: its own for COMPLETE, its last report for PRUNED."""
-    if trial.state == TrialState.COMPLETE and trial.values is not None:
-        return float(trial.values[0])
-    if trial.state != TrialState.PRUNED or not trial.intermediate_values:
-        return None
-    value = trial.intermediate_values[max(trial.intermediate_values)]
-    return float(value) if math.isfinite(value) else None
-
-
-@dataclass
-class CellRow:
-    """One value of a categorical parameter, over every trial that reported (pruned too)."""
-
-    param: str
-    choice: str
-    trials: int
-    complete: int
-    pruned: int
-    best: float | None
-    median: float | None
-
-
-def cell_rows(study: optuna.Study) -> list[CellRow]:
-    """Per value of each categorical parameter: counts, best and median of best values."""
-    minimize = minimizing(study)
-    groups: dict[tuple[str, str], list[FrozenTrial]] = {}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        for name, dist in t.distributions.items():
-            if isinstance(dist, optuna.distributions.CategoricalDistribution):
-                groups.setdefault((name, str(t.params[name])), []).append(t)
-    rows = []
-    for (name, choice), trials in sorted(groups.items()):
-        seen = [v for t in trials if (v := best_seen(t, minimize)) is not None]
-        rows.append(
-            CellRow(
-                name,
-                choice,
-                len(trials),
-                sum(t.state == TrialState.COMPLETE for t in trials),
-                sum(t.state == TrialState.PRUNED for t in trials),
-                (min(seen) if minimize else max(seen)) if seen else None,
-                statistics.median(seen) if seen else None,
-            )
-        )
-    return rows
-
-
-def ranked(study: optuna.Study) -> list[FrozenTrial]:
-    """COMPLETE trials, best first, as the study ranks them; with several objectives, the
-    Pareto front, by the first objective."""
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(study.directions) > 1:
-        done = study.best_trials
-    return sorted(done, key=lambda t: t.values[0], reverse=not minimizing(study))
 
 
 def objective_names(study: optuna.Study, first: str | None = None) -> list[str]:
@@ -181,19 +109,20 @@ def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TO
             link = run_link(experiment_id, t.user_attrs.get(RUN_ATTR))
             lines.append(f"| {rank} | {t.number} | " + " | ".join(cells) + f" | {link} |")
         lines.append("")
-    rows = cell_rows(study)
-    if rows:
+    table = by_choice(study)
+    if table:
         lines += [
             "### Per choice (pruned trials count with their best reported value)",
             "",
             f"| parameter | value | trials | complete | pruned | best {metric} | median |",
             "| --- | --- | --- | --- | --- | --- | --- |",
         ]
-        for r in rows:
-            lines.append(
-                f"| {r.param} | {r.choice} | {r.trials} | {r.complete} | {r.pruned} "
-                f"| {_fmt(r.best)} | {_fmt(r.median)} |"
-            )
+        for param, choices in table.items():
+            for choice, s in choices.items():
+                lines.append(
+                    f"| {param} | {choice} | {s.trials} | {s.complete} | {s.pruned} "
+                    f"| {_fmt(s.best)} | {_fmt(s.median)} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -224,7 +153,7 @@ class Leaderboard:
             stamp = int(time.time() * 1000)
             metrics.append(Metric("best_value", float(best[0].values[0]), stamp, finished))
         self.client.log_batch(self.parent_id, metrics=metrics, tags=[RunTag(NOTE_TAG, note)])
-        route = ranked_route(self.experiment_id, self.metric, minimizing(study))
+        route = ranked_route(self.experiment_id, self.metric, not maximizing(study))
         pointer = f"Sweep `{study.study_name}`: "
         if best:
             value, number = best[0].values[0], best[0].number

@@ -18,7 +18,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import RUN_ATTR
-from sweeps.track.leaderboard import best_seen, cell_rows, last_seen, minimizing, objective_names
+from sweeps.search.ranking import maximizing, trial_value
+from sweeps.track.leaderboard import objective_names
+from sweeps.track.stats import by_choice
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -56,7 +58,7 @@ def _param_info(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
 
 
 def importances(study: optuna.Study) -> dict[str, float] | str:
-    """fANOVA importances, with each pruned trial counted at its last reported value.
+    """fANOVA importances, with each pruned trial counted at its value (its best report).
 
     Optuna's evaluators read COMPLETE trials only, so a cell whose trials all get pruned
     would look unimportant. A copy of the study holds the pruned ones as complete. fANOVA
@@ -65,8 +67,9 @@ def importances(study: optuna.Study) -> dict[str, float] | str:
     tests. fANOVA leaves out conditional parameters (those not in every trial).
     """
     copy = optuna.create_study(directions=study.directions)
+    maximize = maximizing(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        value = last_seen(t)
+        value = trial_value(t, maximize=maximize)
         if value is None or len(study.directions) > 1:
             continue
         copy.add_trial(
@@ -84,15 +87,14 @@ def importances(study: optuna.Study) -> dict[str, float] | str:
     return {k: float(v) for k, v in found.items()}
 
 
-def _trial_row(t: FrozenTrial, minimize: bool) -> dict[str, Any]:
+def _trial_row(t: FrozenTrial, maximize: bool) -> dict[str, Any]:
     return {
         "number": t.number,
         "state": t.state.name,
         "values": list(t.values) if t.values is not None else None,
         "params": {k: (v if isinstance(v, int | float) else str(v)) for k, v in t.params.items()},
         "steps": sorted(t.intermediate_values.items()),
-        "best": best_seen(t, minimize),
-        "last": last_seen(t),
+        "value": trial_value(t, maximize=maximize),  # what the trial counts by, pruned too
         "run": t.user_attrs.get(RUN_ATTR),
         "seconds": t.duration.total_seconds() if t.duration is not None else None,
     }
@@ -138,6 +140,23 @@ def _grad_over_time(client: MlflowClient, run_id: str) -> dict[str, Any]:
     return found if isinstance(found, dict) and isinstance(found.get("curves"), dict) else {}
 
 
+def _cell_rows(study: optuna.Study) -> list[dict[str, Any]]:
+    """The per-choice table (`stats.by_choice`, as `sweep status` shows it), one row a value."""
+    return [
+        {
+            "param": param,
+            "choice": choice,
+            "trials": s.trials,
+            "complete": s.complete,
+            "pruned": s.pruned,
+            "best": s.best,
+            "median": s.median,
+        }
+        for param, choices in by_choice(study).items()
+        for choice, s in choices.items()
+    ]
+
+
 def pareto(study: optuna.Study) -> list[int]:
     """Numbers of the trials on the Pareto front (multi-objective studies)."""
     if len(study.directions) < 2:
@@ -147,9 +166,9 @@ def pareto(study: optuna.Study) -> list[int]:
 
 def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict[str, Any]:
     """Everything the page draws, as plain JSON-ready data."""
-    minimize = minimizing(study)
+    maximize = maximizing(study)
     trials = study.get_trials(deepcopy=False)
-    rows = [_trial_row(t, minimize) for t in trials]
+    rows = [_trial_row(t, maximize) for t in trials]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best_run = None
     if complete and len(study.directions) == 1:
@@ -166,7 +185,7 @@ def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict
             "trials": rows,
             "params": _param_info(trials),
             "importance": importances(study) if complete else "not computed: no finished trial",
-            "cells": [vars(r) for r in cell_rows(study)],
+            "cells": _cell_rows(study),
             "best": best_run_curves(client, best_run),
             "pareto": pareto(study),
         }

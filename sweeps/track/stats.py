@@ -1,8 +1,10 @@
 """How the values of each categorical parameter (above all, each cell) fared across a study.
 
-Pruned trials count by their last reported value. Leaving them out, as the study's own
-statistics do, hides exactly the trials that tell the story: on the adding problem nearly every
-vanilla RNN is pruned on the 0.167 plateau, and without them the RNN looks merely unlucky.
+The one per-choice statistic: `sweep status`, the leaderboard and the HTML report all show
+`by_choice`. Pruned trials count, by the best value they reported (`search.ranking.trial_value`).
+Leaving them out, as the study's own statistics do, hides exactly the trials that tell the
+story: on the adding problem nearly every vanilla RNN is pruned on the 0.167 plateau, and
+without them the RNN looks merely unlucky.
 """
 
 from __future__ import annotations
@@ -16,19 +18,11 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import BASELINE_ATTR, CONFIG_ATTR
+from sweeps.search.ranking import best_of, maximizing, trial_value
 
 # A trial "stayed at the baseline" when it ended no better than the baseline by this share.
 BASELINE_MARGIN = 0.10
 CELL_PARAM = "model.cell"
-
-
-def trial_value(trial: FrozenTrial) -> float | None:
-    """A complete trial's value; a pruned one's last reported value; None for the others."""
-    if trial.state == TrialState.COMPLETE:
-        return trial.values[0] if trial.values else None  # the first objective
-    if trial.state == TrialState.PRUNED and trial.intermediate_values:
-        return trial.intermediate_values[max(trial.intermediate_values)]
-    return None
 
 
 def at_baseline(value: float, baseline: float, *, maximize: bool) -> bool:
@@ -55,9 +49,7 @@ class ChoiceStats:
 
     @property
     def best(self) -> float | None:
-        if not self.values:
-            return None
-        return max(self.values) if self.maximize else min(self.values)
+        return best_of(self.values, maximize=self.maximize) if self.values else None
 
     @property
     def median(self) -> float | None:
@@ -88,13 +80,15 @@ def _choices(trial: FrozenTrial) -> dict[str, str]:
 
 
 def by_choice(study: optuna.Study) -> dict[str, dict[str, ChoiceStats]]:
-    """Per categorical parameter (and per cell), per value: trials, best, median, at baseline."""
-    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    """Per categorical parameter (and per cell, searched or fixed), per value, in
+    sorted order: trials (complete, pruned), best and median value, and how many stayed at
+    the baseline."""
+    maximize = maximizing(study)
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     baseline = study_baseline(trials)
     table: dict[str, dict[str, ChoiceStats]] = {}
     for trial in trials:
-        value = trial_value(trial)
+        value = trial_value(trial, maximize=maximize)
         for name, choice in _choices(trial).items():
             stats = table.setdefault(name, {}).setdefault(choice, ChoiceStats(maximize=maximize))
             if trial.state == TrialState.PRUNED:
@@ -106,7 +100,7 @@ def by_choice(study: optuna.Study) -> dict[str, dict[str, ChoiceStats]]:
             if baseline is not None:
                 stayed = value is None or at_baseline(value, baseline, maximize=maximize)
                 stats.at_baseline = (stats.at_baseline or 0) + int(stayed)
-    return table
+    return {name: dict(sorted(choices.items())) for name, choices in sorted(table.items())}
 
 
 def format_table(table: dict[str, dict[str, ChoiceStats]], baseline: float | None) -> list[str]:

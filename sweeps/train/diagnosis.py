@@ -127,16 +127,16 @@ def plot_best(client: MlflowClient, study: optuna.Study) -> list[str]:
     from optuna.trial import TrialState
 
     from sweeps.keys import RUN_ATTR
-    from sweeps.track.leaderboard import minimizing
+    from sweeps.search.ranking import best_trial, maximizing
 
     if len(study.directions) != 1:
         return []
     cells: dict[str, list[optuna.trial.FrozenTrial]] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         cells.setdefault(str(t.params.get("model.cell", "")), []).append(t)
-    pick = min if minimizing(study) else max
+    maximize = maximizing(study)
     drawn = []
-    for trial in (pick(group, key=lambda t: float(t.values[0])) for group in cells.values()):
+    for trial in (best_trial(group, maximize=maximize) for group in cells.values()):
         run_id = trial.user_attrs.get(RUN_ATTR)
         if run_id is None:
             continue

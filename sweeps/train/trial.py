@@ -22,6 +22,7 @@ from sweeps.config.dataset import make_datamodule
 from sweeps.config.schema import Config
 from sweeps.keys import BASELINE_ATTR
 from sweeps.search.objectives import check_metric
+from sweeps.search.ranking import best_index
 from sweeps.signals import STOP
 from sweeps.train.callbacks import EpochCurves, MetricWatch
 from sweeps.train.diagnosis import DiagnosticsLog
@@ -200,7 +201,7 @@ def train(
         test_metrics = {k: float(v) for k, v in out[0].items()} if out else {}
     return TrainResult(
         best_value=best_value,
-        best_epoch=_best_index(watch.history, maximize=mode == "max"),
+        best_epoch=best_index(watch.history, maximize=mode == "max"),
         epochs_run=trainer.current_epoch,
         n_parameters=count_parameters(module.net),
         checkpoint=ckpt_path,
@@ -256,10 +257,3 @@ class _NoProfiler(Profiler):
 
 
 _NULL_CONTEXT: contextlib.nullcontext[None] = contextlib.nullcontext()
-
-
-def _best_index(history: list[float], *, maximize: bool) -> int:
-    finite = [(v, i) for i, v in enumerate(history) if math.isfinite(v)]
-    if not finite:
-        return -1
-    return (max if maximize else min)(finite)[1]
