@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
 import optuna
 import pytest
 from conftest import tiny_raw
 
-from sweeps.config.schema import PrunerConfig, SamplerConfig, validate
+from sweeps.config.schema import Config, PrunerConfig, SamplerConfig, validate
 from sweeps.errors import ConfigError
 from sweeps.search.pruners import PlateauPruner, make_pruner
-from sweeps.search.study import make_sampler
+from sweeps.search.space import suggest
+from sweeps.search.study import make_sampler, seed_per_trial
 
 SAMPLERS = {
     "tpe": optuna.samplers.TPESampler,
@@ -86,22 +89,39 @@ def test_resuming_with_the_other_direction_is_a_config_error(tmp_path: object) -
         open_study(flipped, storage, "s")
 
 
-def _ask_params(studies: list[optuna.Study], rounds: int) -> list[dict[str, object]]:
-    """Trials asked in turn by each study (one per worker), all on one storage."""
+# Every sampler a config can name, with a space it can sample: the grid's is discrete, and two
+# floats let CMA-ES and GP leave their random start-up trials for their own proposals.
+SAMPLER_NAMES = get_args(SamplerConfig.model_fields["name"].annotation)
+FLOATS = {
+    "optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-1, "log": True},
+    "model.dropout": {"type": "float", "low": 0.0, "high": 0.5},
+}
+GRID = {
+    "optimizer.lr": {"type": "categorical", "choices": [0.001, 0.003, 0.01, 0.03, 0.1]},
+    "model.hidden_size": {"type": "categorical", "choices": [4, 8, 16, 32]},
+}
+
+
+def _sampler_config(name: str) -> Config:
+    raw = tiny_raw()
+    raw["search"]["space"] = GRID if name == "grid" else FLOATS
+    return validate(raw)
+
+
+def _ask_params(studies: list[optuna.Study], config: Config, rounds: int) -> list[dict[str, Any]]:
+    """Trials asked together by each study (one per worker, all on one storage), then told."""
     params = []
-    for _ in range(rounds):
-        for study in studies:
-            trial = study.ask()
-            trial.suggest_float("optimizer.lr", 1e-3, 1e-1, log=True)  # tiny_raw's space
-            trial.suggest_categorical("model.cell", ["rnn", "lstm", "gru"])
-            study.tell(trial, 1.0)
-            params.append(trial.params)
+    for r in range(rounds):
+        trials = [study.ask() for study in studies]  # running side by side, as workers do
+        for study, trial in zip(studies, trials, strict=True):
+            params.append(suggest(trial, config.search.space))
+            study.tell(trial, float(r + len(params)) / 10)
     return params
 
 
-@pytest.mark.parametrize("name", ["tpe", "random"])
+@pytest.mark.parametrize("name", SAMPLER_NAMES)
 def test_workers_with_one_seed_draw_different_trials_yet_stay_reproducible(name: str) -> None:
-    config = validate(tiny_raw())
+    config = _sampler_config(name)
     storage = optuna.storages.InMemoryStorage()
 
     def worker() -> optuna.Study:  # each worker builds its own sampler from the same seed
@@ -113,11 +133,22 @@ def test_workers_with_one_seed_draw_different_trials_yet_stay_reproducible(name:
 
     optuna.create_study(study_name="s", storage=storage)
     a, b = worker(), worker()
-    params = _ask_params([a, b], rounds=2)
-    assert params[0] != params[1] and params[2] != params[3]  # was: the same params twice
+    params = _ask_params([a, b], config, rounds=6)  # past every sampler's start-up trials
+    pairs = list(zip(params[::2], params[1::2], strict=True))
+    assert all(mine != theirs for mine, theirs in pairs), pairs  # was: the same params twice
     alone = optuna.create_study(sampler=make_sampler(SamplerConfig(name=name, seed=7), config))
     again = optuna.create_study(sampler=make_sampler(SamplerConfig(name=name, seed=7), config))
-    assert _ask_params([alone], rounds=4) == _ask_params([again], rounds=4)
+    assert _ask_params([alone], config, rounds=6) == _ask_params([again], config, rounds=6)
+
+
+def test_seed_per_trial_refuses_a_sampler_whose_random_state_it_cannot_reach() -> None:
+    class Opaque(optuna.samplers.RandomSampler):
+        def __init__(self) -> None:
+            super().__init__(seed=0)
+            self._hidden = self.__dict__.pop("_rng")  # as if Optuna renamed it
+
+    with pytest.raises(RuntimeError, match="Optuna changed"):
+        seed_per_trial(Opaque(), 7)
 
 
 def test_a_study_whose_trials_were_all_pruned_says_what_to_change() -> None:

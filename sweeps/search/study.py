@@ -36,23 +36,41 @@ def seed_per_trial(sampler: optuna.samplers.BaseSampler, seed: int) -> optuna.sa
     Every worker and every machine builds its own sampler from the same seed, so each drew the
     same random start-up trials: two workers started together ran the same params twice. The
     trial number is unique across them all, and a one-worker sweep stays reproducible.
+
+    Optuna has no public way to seed a sampler per trial (`reseed_rng` draws a fresh seed from
+    the OS), so this reaches its private random states. If an Optuna upgrade moves them, this
+    raises rather than letting duplicate draws come back silently.
     """
+    states = random_states(sampler)
+    if not states:
+        raise RuntimeError(
+            f"{type(sampler).__name__} keeps none of its random state where seed_per_trial "
+            f"reseeds it ({', '.join(_RANDOM_STATES)} on it or on its "
+            f"{', '.join(_INNER_SAMPLERS)}): Optuna changed; see tests/test_upgrade_gates.py"
+        )
     own_before_trial = sampler.before_trial
 
     def before_trial(study: optuna.Study, trial: FrozenTrial) -> None:
         state = int(np.random.SeedSequence([seed, trial.number]).generate_state(1)[0])
-        for part in (sampler, *(getattr(sampler, a, None) for a in _INNER_SAMPLERS)):
-            rng = getattr(part, "_rng", None)
-            if isinstance(rng, LazyRandomState):
-                rng.rng.seed(state)
+        for rng in states:
+            rng.rng.seed(state)
         own_before_trial(study, trial)
 
     sampler.before_trial = before_trial  # type: ignore[method-assign]
     return sampler
 
 
-# Where Optuna 5's samplers keep their random state: their own `_rng`, or an inner sampler's.
+# Where Optuna 5's samplers keep their random states (private attributes): their own, or an
+# inner sampler's (TPE's start-up RandomSampler, CMA-ES's and QMC's independent one).
+_RANDOM_STATES = ("_rng", "_cma_rng")
 _INNER_SAMPLERS = ("_random_sampler", "_independent_sampler")
+
+
+def random_states(sampler: optuna.samplers.BaseSampler) -> list[LazyRandomState]:
+    """The random states of `sampler` and of its inner samplers that seed_per_trial reseeds."""
+    parts = [sampler, *(getattr(sampler, name, None) for name in _INNER_SAMPLERS)]
+    found = [getattr(part, name, None) for part in parts for name in _RANDOM_STATES]
+    return [rng for rng in found if isinstance(rng, LazyRandomState)]
 
 
 def _sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
