@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from conftest import CONFIGS
 from datamodules.base import SequenceDataModule
 from datamodules.options import BATCH_SIZE
 from models import RecurrentNet, SequenceModule
+from models.options import NetOptions, OptimizerOptions
 from sweeps.config.dataset import make_datamodule
 from sweeps.config.loader import load_config, with_values
 from sweeps.config.schema import Config, DataConfig, validate
@@ -88,14 +90,12 @@ def test_validate_refuses_what_a_constructor_refuses(values: dict[str, Any], fie
 
 def test_schema_defaults_are_the_constructors() -> None:
     config = validate({"name": "d", "data": {"name": "adding"}})
+    # The config's sections are the options the constructors take, with the same defaults.
+    assert isinstance(config.model, NetOptions) and isinstance(config.optimizer, OptimizerOptions)
     net = inspect.signature(RecurrentNet).parameters
-    for key, value in config.model.model_dump().items():
-        assert net[key].default == value, key
+    assert asdict(net["options"].default) == asdict(config.model) == asdict(NetOptions())
     module = inspect.signature(SequenceModule).parameters
-    optimizer = config.optimizer.model_dump(exclude={"grad_clip"})
-    optimizer["optimizer"] = optimizer.pop("name")
-    for key, value in optimizer.items():
-        assert module[key].default == value, key
+    assert asdict(module["optimizer"].default) == asdict(config.optimizer)
     assert module["max_epochs"].default == config.trainer.max_epochs
     base = inspect.signature(SequenceDataModule).parameters
     assert base["batch_size"].default == DataConfig(name="adding").batch_size == BATCH_SIZE
