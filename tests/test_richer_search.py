@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def test_a_condition_on_a_fixed_field_reads_the_config() -> None:
     when_rnn = {"type": "categorical", "choices": ["tanh", "relu"], "when": {"model.cell": ["rnn"]}}
     lstm = conditional(**{"model.nonlinearity": when_rnn})
     assert not any("model.nonlinearity" in p for p in sampled(lstm, 5))
-    rnn = lstm.model_copy(update={"model": lstm.model.model_copy(update={"cell": "rnn"})})
+    rnn = lstm.model_copy(update={"model": dataclasses.replace(lstm.model, cell="rnn")})
     assert all("model.nonlinearity" in p for p in sampled(rnn, 5))
 
 

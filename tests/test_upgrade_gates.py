@@ -57,6 +57,8 @@ def test_optuna_logs_a_failed_trial_where_the_log_filter_listens() -> None:
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]
     logger = logging.getLogger("optuna.study._optimize")
+    filters = logger.filters[:]  # the sweep's own filter, if a test installed it, drops them
+    logger.filters.clear()
     logger.addHandler(handler)
     try:
 
@@ -66,6 +68,7 @@ def test_optuna_logs_a_failed_trial_where_the_log_filter_listens() -> None:
         optuna.create_study().optimize(broken, n_trials=1, catch=(ValueError,))
     finally:
         logger.removeHandler(handler)
+        logger.filters[:] = filters
     assert any(r.exc_info is not None for r in records), records
     assert any(r.getMessage().endswith("failed with value None.") for r in records), records
 
