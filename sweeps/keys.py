@@ -30,6 +30,7 @@ RESUMED_ATTR = "resumed_from"  # the epoch a retried trial continued from (0: fr
 
 # Study user attributes.
 PARENT_ATTR = "mlflow_parent_run_id"  # the study's parent run
+STOP_ATTR = "stopped"  # why search.stop ended the sweep (None: it did not)
 
 # MLflow tags.
 NOTE_TAG = "mlflow.note.content"  # markdown that MLflow's UI shows as a description

@@ -93,11 +93,18 @@ def run(
             )
         finally:
             children.dismiss(spawned)  # those never given orders: an early exit or an error
-    if summary.already_done:
+    if summary.already_done and summary.stopped:
+        typer.echo(
+            f"study {summary.study_name!r} has stopped: {summary.stopped}; "
+            "nothing to do (change search.stop to continue it)"
+        )
+    elif summary.already_done:
         typer.echo(
             f"study {summary.study_name!r} already has its {cfg.search.n_trials} trials; "
             "nothing to do (raise search.n_trials to continue it)"
         )
+    elif summary.stopped:
+        typer.echo(f"stopped early: {summary.stopped}")
     counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(summary.counts.items()))
     typer.echo(f"\nstudy {summary.study_name!r}: {counts}  ({summary.seconds:.0f}s this run)")
     if summary.best_value is not None:

@@ -13,7 +13,7 @@ import typer
 from sweeps.cli.exits import exits
 from sweeps.cli.options import OptionalConfig, StorageOpt, StudyOpt, TrackingOpt
 from sweeps.errors import ConfigError
-from sweeps.keys import RUN_ATTR
+from sweeps.keys import RUN_ATTR, STOP_ATTR
 from sweeps.secrets import redact
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ def status(
     typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
     for state, n in sorted(counts.items()):
         typer.echo(f"  {state.lower():9s} {n}")
+    stopped = st.user_attrs.get(STOP_ATTR)
+    if stopped:
+        typer.echo(f"stopped early: {stopped}")
     baseline = study_baseline(st.get_trials(deepcopy=False))
     for line in format_table(by_choice(st), baseline):
         typer.echo(line)

@@ -113,6 +113,15 @@ class SamplerConfig(_Strict):
     n_startup_trials: int | None = Field(None, ge=0)  # tpe and cmaes: random trials first
 
 
+class StopConfig(_Strict):
+    """When the sweep has its answer, no new trial starts (sweeps/search/stopping.py)."""
+
+    # A finished trial whose value reaches this (<= when minimizing, >= when maximizing).
+    target: float | None = None
+    # This many finished trials in a row without a new best (pruned and failed ones count).
+    patience: int | None = Field(None, ge=1)
+
+
 class PrunerConfig(_Strict):
     # plateau, not successive halving or the median: on the adding problem the loss sits on a
     # 0.167 plateau before it drops; halving pruned every late bloomer, and the median pruner
@@ -145,6 +154,7 @@ class SearchConfig(_Strict):
     heartbeat: float = Field(20.0, gt=0.0)
     sampler: SamplerConfig = SamplerConfig()
     pruner: PrunerConfig = PrunerConfig()
+    stop: StopConfig = StopConfig()
     space: dict[str, ParamSpec] = {}
     # Param sets (dotted paths from the space) to try first, once per study; partial sets are
     # completed by the sampler.
@@ -172,6 +182,16 @@ class SearchConfig(_Strict):
             "objectives": metrics,
             "directions": directions,
         }
+
+    @model_validator(mode="after")
+    def _stop_needs_one_objective(self) -> SearchConfig:
+        rules = [k for k in ("target", "patience") if getattr(self.stop, k) is not None]
+        if rules and len(self.all_metrics()) > 1:
+            raise ValueError(
+                f"search.stop.{rules[0]} needs one objective, but search.metric lists "
+                f"{len(self.all_metrics())}; remove search.stop or search for one metric"
+            )
+        return self
 
     def all_metrics(self) -> list[str]:
         """Every objective's name, in order; one unless search.metric is a list."""

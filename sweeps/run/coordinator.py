@@ -32,6 +32,7 @@ from sweeps.run.reaper import reap, requeue_interrupted
 from sweeps.run.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
 from sweeps.search.objectives import check_metric
 from sweeps.search.space import check_space, grid
+from sweeps.search.stopping import recorded, settle_study
 from sweeps.search.study import SweepSummary, budget_used, load_existing, state_counts
 from sweeps.search.warmstart import warm_start
 from sweeps.secrets import redact
@@ -55,7 +56,8 @@ def run_sweep(
     workers: int = 1,
     spawned: list[subprocess.Popen[str]] | None = None,
 ) -> SweepSummary:
-    """Run (or join, or resume) the study until search.n_trials trials have finished in total.
+    """Run (or join, or resume) the study until search.n_trials trials have finished in total,
+    or search.stop fires.
 
     `from_study` names a study in the same storage whose `from_top` best params run first.
     `spawned`: worker processes already importing (`sweeps.run.children.start`), to use first.
@@ -76,6 +78,7 @@ def run_sweep(
         parent_id = tracker.open_parent(study, config, url)
         _tidy(study, tracker, config, lock, report)
         queued = warm_start(study, config, source, from_top)
+        stopped = settle_study(study, config.search)  # search.stop may have changed on a resume
     if tracker.lost_parent is not None:
         report(
             f"the tracking store at {redact(tracker.uri)} has no parent run {tracker.lost_parent}; "
@@ -84,7 +87,7 @@ def run_sweep(
     TrialRun(tracker.client, parent_id).log_summary({}, baseline_tags(datamodule.spec))
     Leaderboard(tracker.client, tracker.experiment_id, parent_id, config.search.metric)(study)
     trials = study.get_trials(deepcopy=False)
-    if budget_used(trials) >= config.search.n_trials and not _active(study):
+    if (stopped or budget_used(trials) >= config.search.n_trials) and not _active(study):
         _close_parent(tracker, parent_id, study, lock, status="FINISHED", report=report)
         return _summary(study, url, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True)
     report(
@@ -287,4 +290,5 @@ def _summary(
         seconds=seconds,
         baselines=baselines,
         already_done=done,
+        stopped=recorded(study),
     )

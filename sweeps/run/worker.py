@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from sweeps.config.loader import with_values
 from sweeps.config.schema import Config
@@ -30,6 +31,7 @@ from sweeps.run.reaper import (
 )
 from sweeps.search.objectives import objective_values
 from sweeps.search.space import suggest
+from sweeps.search.stopping import Stopper
 from sweeps.search.study import MAX_FAILURES_IN_A_ROW, budget_used, open_study
 from sweeps.signals import STOP
 from sweeps.stores.storage import BudgetSpent, guard, lock_for, open_storage
@@ -65,10 +67,16 @@ class WorkerArgs:
 
 
 def open_budgeted(config: Config, storage: str, name: str) -> optuna.Study:
-    """The study, whose storage refuses a fresh trial once search.n_trials slots are taken."""
+    """The study, whose storage refuses a fresh trial once search.n_trials slots are taken or
+    search.stop has fired; every finish settles the stop, under the same lock."""
     store = open_storage(storage)
     n_trials = config.search.n_trials
-    guard(store, lock_for(storage, name), lambda trials: budget_used(trials) < n_trials)
+    stopper = Stopper(store, name, config.search)
+
+    def may_start(trials: list[FrozenTrial]) -> bool:
+        return budget_used(trials) < n_trials and stopper.settle(trials) is None
+
+    guard(store, lock_for(storage, name), may_start, stopper.settle)
     return open_study(config, storage, name, store)
 
 

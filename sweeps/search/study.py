@@ -198,4 +198,5 @@ class SweepSummary:
     seconds: float
     baselines: dict[str, float]
     already_done: bool = False
+    stopped: str | None = None  # why search.stop ended the sweep
     all_failed: bool = False  # every trial this invocation finished failed

@@ -20,13 +20,13 @@ import functools
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.errors import ConfigError
 from sweeps.secrets import redact
@@ -39,7 +39,7 @@ Lock = Callable[[], AbstractContextManager[None]]
 
 
 class BudgetSpent(Exception):
-    """search.n_trials trials are finished, running or queued: no new trial may start."""
+    """No new trial may start: search.n_trials are taken, or search.stop has fired."""
 
 
 def scheme(url: str) -> str:
@@ -201,12 +201,18 @@ def _outer_lock(url: str, study_name: str) -> Lock:
 
 
 def guard(
-    storage: optuna.storages.BaseStorage, lock: Lock, limit: Callable[[list[FrozenTrial]], bool]
+    storage: optuna.storages.BaseStorage,
+    lock: Lock,
+    limit: Callable[[list[FrozenTrial]], bool],
+    settle: Callable[[], object] | None = None,
 ) -> None:
-    """Make every trial creation hold `lock`; a fresh trial (not a queued retry) must pass `limit`.
+    """Make every trial creation, and every trial's finish, hold `lock`.
 
-    Study.ask pops a queued trial first and creates a fresh one only when none waits, so a
-    refused creation surfaces as BudgetSpent from Study.optimize before any trial exists.
+    A fresh trial (not a queued retry) must pass `limit`. Study.ask pops a queued trial first
+    and creates a fresh one only when none waits, so a refused creation surfaces as BudgetSpent
+    from Study.optimize before any trial exists. After a trial finishes, `settle` runs under
+    the same lock hold: finishes and creations form one sequence, so a rule that `settle`
+    records on a finish is seen by every creation after it, on any worker.
     """
 
     def guarded(create: Callable[..., Any]) -> Callable[..., Any]:
@@ -220,7 +226,21 @@ def guard(
 
         return create_new_trial
 
+    set_state = storage.set_trial_state_values
+
+    def set_trial_state_values(
+        trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        if not state.is_finished():
+            return set_state(trial_id, state, values)
+        with lock():
+            changed = set_state(trial_id, state, values)
+            if settle is not None:
+                settle()
+            return changed
+
     storage.create_new_trial = guarded(storage.create_new_trial)  # type: ignore[method-assign]
+    storage.set_trial_state_values = set_trial_state_values  # type: ignore[method-assign]
     if isinstance(storage, optuna.storages.RDBStorage):
         # Optuna's cache in front of an RDBStorage creates trials through this private twin.
         storage._create_new_trial = guarded(storage._create_new_trial)  # type: ignore[method-assign]

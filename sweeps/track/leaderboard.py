@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import optuna
 from optuna.trial import FrozenTrial
 
-from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR
+from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR, STOP_ATTR
 from sweeps.search.ranking import maximizing, ranked
 from sweeps.track.stats import by_choice
 from sweeps.track.ui import runs_route
@@ -86,6 +86,9 @@ def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TO
         )
     else:
         lines.append("No trial has completed yet.")
+    stopped = study.user_attrs.get(STOP_ATTR)
+    if stopped:
+        lines += ["", f"**Stopped early**: {stopped}."]
     state_text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     direction = study.directions[0].name.lower()
     lines += [
