@@ -43,3 +43,33 @@ def test_shipped_config_runs_end_to_end(path: Path, workdir: Path) -> None:
     summary = run_sweep(config, storage=f"sqlite:///{workdir / 'optuna.db'}", report=lambda _: None)
     assert sum(summary.counts.values()) == 2
     assert summary.counts.get("FAIL", 0) == 0, summary.counts
+
+
+@pytest.mark.slow
+def test_the_quickstart_runs_with_the_gp_sampler(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+
+    chosen: list[dict[str, Any]] = []
+    relative = optuna.samplers.GPSampler.sample_relative
+
+    def spy(self: optuna.samplers.GPSampler, *args: Any) -> dict[str, Any]:
+        found = relative(self, *args)
+        chosen.append(found)
+        return found
+
+    monkeypatch.setattr(optuna.samplers.GPSampler, "sample_relative", spy)
+    path = CONFIGS / "quickstart.yaml"
+    values = {
+        **_shrunk(path, workdir),
+        "search.n_trials": 4,
+        "search.sampler.name": "gp",
+        "search.sampler.n_startup_trials": 2,
+    }
+    config = load_config(path, values)
+    assert config.search.sampler.seed == 0  # the quickstart's seed, reseeded per trial
+    summary = run_sweep(config, storage=f"sqlite:///{workdir / 'optuna.db'}", report=lambda _: None)
+    assert summary.counts == {"COMPLETE": 4}, summary.counts
+    # Two random trials, then the Gaussian process picks all three parameters.
+    assert [len(found) for found in chosen] == [0, 0, 3, 3], chosen

@@ -19,6 +19,7 @@ SAMPLERS = {
     "random": optuna.samplers.RandomSampler,
     "cmaes": optuna.samplers.CmaEsSampler,
     "qmc": optuna.samplers.QMCSampler,
+    "gp": optuna.samplers.GPSampler,
 }
 PRUNERS = {
     "median": optuna.pruners.MedianPruner,
@@ -149,6 +150,50 @@ def test_seed_per_trial_refuses_a_sampler_whose_random_state_it_cannot_reach() -
 
     with pytest.raises(RuntimeError, match="Optuna changed"):
         seed_per_trial(Opaque(), 7)
+
+
+def _gp_params(studies: list[optuna.Study], rounds: int) -> list[dict[str, object]]:
+    """As _ask_params, with values that vary: a Gaussian process fits them after start-up."""
+    params = []
+    for _ in range(rounds):
+        for study in studies:
+            trial = study.ask()
+            lr = trial.suggest_float("optimizer.lr", 1e-3, 1e-1, log=True)
+            cell = trial.suggest_categorical("model.cell", ["rnn", "lstm", "gru"])
+            study.tell(trial, (lr - 0.01) ** 2 + (cell == "rnn"))
+            params.append(trial.params)
+    return params
+
+
+def test_gp_is_reseeded_per_trial_after_its_random_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    fitted: list[int] = []
+    relative = optuna.samplers.GPSampler.sample_relative
+
+    def spy(
+        self: optuna.samplers.GPSampler,
+        study: optuna.Study,
+        trial: object,
+        space: dict[str, object],
+    ) -> object:
+        found = relative(self, study, trial, space)  # type: ignore[arg-type]
+        fitted.append(len(found))
+        return found
+
+    monkeypatch.setattr(optuna.samplers.GPSampler, "sample_relative", spy)
+    config = validate(tiny_raw())
+    gp = SamplerConfig(name="gp", seed=7, n_startup_trials=2)
+    storage = optuna.storages.InMemoryStorage()
+    optuna.create_study(study_name="s", storage=storage)
+    a, b = (
+        optuna.load_study(study_name="s", storage=storage, sampler=make_sampler(gp, config))
+        for _ in range(2)
+    )
+    params = _gp_params([a, b], rounds=3)
+    assert params[0] != params[1] and params[4] != params[5]  # random start, then the GP
+    assert fitted == [0, 0, 2, 2, 2, 2], fitted  # the GP chose both params of trials 2 to 5
+    alone = optuna.create_study(sampler=make_sampler(gp, config))
+    again = optuna.create_study(sampler=make_sampler(gp, config))
+    assert _gp_params([alone], rounds=5) == _gp_params([again], rounds=5)
 
 
 def test_a_study_whose_trials_were_all_pruned_says_what_to_change() -> None:

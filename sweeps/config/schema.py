@@ -108,9 +108,10 @@ class ParamSpec(_Strict):
 
 
 class SamplerConfig(_Strict):
-    name: Literal["tpe", "random", "grid", "cmaes", "qmc"] = "tpe"
+    # gp: Optuna's Gaussian-process sampler (needs scipy and torch, both installed with us).
+    name: Literal["tpe", "random", "grid", "cmaes", "qmc", "gp"] = "tpe"
     seed: int | None = None
-    n_startup_trials: int | None = Field(None, ge=0)  # tpe and cmaes: random trials first
+    n_startup_trials: int | None = Field(None, ge=0)  # tpe, cmaes and gp: random trials first
 
 
 class StopConfig(_Strict):

@@ -86,6 +86,9 @@ def _sampler(cfg: SamplerConfig, config: Config) -> optuna.samplers.BaseSampler:
         return optuna.samplers.CmaEsSampler(seed=cfg.seed, n_startup_trials=n_startup)
     if cfg.name == "qmc":
         return optuna.samplers.QMCSampler(seed=cfg.seed)
+    if cfg.name == "gp":
+        n_startup = 10 if cfg.n_startup_trials is None else cfg.n_startup_trials
+        return optuna.samplers.GPSampler(seed=cfg.seed, n_startup_trials=n_startup)
     raise ConfigError(f"search.sampler.name {cfg.name!r} is unknown")
 
 
