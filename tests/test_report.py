@@ -15,7 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 from test_leaderboard import fake_study
 
-from sweeps.track.report import importances, render, report_data
+from sweeps.track.report import importance_view, importances, render, report_data
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -51,13 +51,40 @@ def wide_study(n: int = 30) -> optuna.Study:
 
 def test_importance_counts_pruned_trials_so_the_cell_shows() -> None:
     study = wide_study()
-    found = importances(study)
+    found = importances(importance_view(study))
     assert isinstance(found, dict)
     assert found["model.cell"] > 0.9, found
     # The same evaluator on COMPLETE trials only (the gated cells) misses the cell.
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
     plain = optuna.importance.get_param_importances(study, evaluator=evaluator)
     assert plain["model.cell"] < 0.5, plain
+
+
+def test_both_importances_read_the_view_with_pruned_trials_at_their_best_report() -> None:
+    study = wide_study()
+    view = importance_view(study)
+    assert len(view.trials) == len(study.trials)  # 10 pruned rnn trials, now complete
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert [t.value for t in view.trials if t.params["model.cell"] == "rnn"] == [
+        min(t.intermediate_values.values()) for t in pruned
+    ]
+    shown = report_data(study)["importance"]
+    assert list(shown) == ["fanova", "ped_anova"]
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    expected = optuna.importance.get_param_importances(view, evaluator=evaluator)
+    assert shown["ped_anova"] == pytest.approx(expected)
+    assert shown["fanova"]["model.cell"] > 0.9
+
+
+def test_importances_say_why_they_are_missing() -> None:
+    study = optuna.create_study(study_name="one")
+    study.add_trial(create_trial(value=1.0, params={}, distributions={}))
+    assert report_data(study)["importance"] == {
+        "fanova": "not computed: fewer than two finished trials (pruned ones included)",
+        "ped_anova": "not computed: fewer than two finished trials (pruned ones included)",
+    }
+    with pytest.raises(ValueError, match="unknown importance 'shap'"):
+        importances(importance_view(study), "shap")
 
 
 def test_report_is_one_file_with_no_network() -> None:
@@ -94,6 +121,8 @@ def test_chromium_draws_every_plot_offline(tmp_path: Path) -> None:
     for name in ("history", "importance", "parallel", "intermediate", "cells"):
         assert name in plots, plots
     assert dom.count("<circle") >= 24 and dom.count("<path") >= 24  # one mark per trial
+    methods = re.findall(r'data-plot="importance"[^>]*data-method="([a-z_]+)"', dom)
+    assert methods == ["fanova", "ped_anova"], methods
     assert ">a section failed to draw" not in dom and ">nothing to draw<" not in dom
     shot = tmp_path / "shot.png"
     _chromium(["--window-size=1200,1600", f"--screenshot={shot}", url], tmp_path / "profile")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,29 +58,52 @@ def _param_info(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
     return out
 
 
-def importances(study: optuna.Study) -> dict[str, float] | str:
-    """fANOVA importances, with each pruned trial counted at its value (its best report).
+def importance_view(study: optuna.Study) -> optuna.Study:
+    """An in-memory copy that holds each pruned trial as complete, at its value (its best
+    report, `ranking.trial_value`).
 
-    Optuna's evaluators read COMPLETE trials only, so a cell whose trials all get pruned
-    would look unimportant. A copy of the study holds the pruned ones as complete. fANOVA
-    (share of variance explained), not the default PED-ANOVA: on tens of trials PED-ANOVA's
-    top-decile densities gave a parameter of no effect as much weight as the cell in our
-    tests. fANOVA leaves out conditional parameters (those not in every trial).
+    Optuna's importance evaluators read COMPLETE trials only, so a cell whose trials all get
+    pruned would look unimportant. Every evaluator reads this one view of the study.
     """
     copy = optuna.create_study(directions=study.directions)
+    if len(study.directions) > 1:
+        return copy  # no single value to explain
     maximize = maximizing(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         value = trial_value(t, maximize=maximize)
-        if value is None or len(study.directions) > 1:
-            continue
-        copy.add_trial(
-            optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=value)
-        )
+        if value is not None:
+            copy.add_trial(
+                optuna.trial.create_trial(
+                    params=t.params, distributions=t.distributions, value=value
+                )
+            )
+    return copy
+
+
+# fANOVA: the share of the value's variance each parameter explains, over all trials; it leaves
+# out conditional parameters (those not in every trial). PED-ANOVA (Optuna 5's default): how
+# differently each parameter is spread among the top 10% of trials than among all of them; on
+# tens of trials its top-decile densities gave a parameter of no effect as much weight as the
+# cell in our tests, so the report shows both, fANOVA first.
+EVALUATORS: dict[str, Callable[[], optuna.importance.BaseImportanceEvaluator]] = {
+    "fanova": lambda: optuna.importance.FanovaImportanceEvaluator(seed=0),
+    "ped_anova": lambda: optuna.importance.PedAnovaImportanceEvaluator(),
+}
+
+
+def importances(view: optuna.Study, method: str = "fanova") -> dict[str, float] | str:
+    """Each parameter's importance by `method` (a key of EVALUATORS), on an `importance_view`;
+    a string says why none was computed."""
+    if method not in EVALUATORS:
+        raise ValueError(f"unknown importance {method!r}; expected one of {sorted(EVALUATORS)}")
+    if len(view.directions) > 1:
+        return "not computed: several objectives (the Pareto front is shown instead)"
+    if len(view.trials) < 2:
+        return "not computed: fewer than two finished trials (pruned ones included)"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # experimental-evaluator notices, not user news
-            evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-            found = optuna.importance.get_param_importances(copy, evaluator=evaluator)
+            found = optuna.importance.get_param_importances(view, evaluator=EVALUATORS[method]())
     except (RuntimeError, ValueError) as err:
         return f"not computed: {err}"
     if not found:
@@ -164,8 +188,11 @@ def pareto(study: optuna.Study) -> list[int]:
     return [t.number for t in study.best_trials]
 
 
-def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict[str, Any]:
-    """Everything the page draws, as plain JSON-ready data."""
+def report_data(
+    study: optuna.Study, client: MlflowClient | None = None, *, importance: bool = True
+) -> dict[str, Any]:
+    """Everything the page draws, as plain JSON-ready data; `importance=False` leaves the
+    importances out (their evaluators are most of the time a large study's report takes)."""
     maximize = maximizing(study)
     trials = study.get_trials(deepcopy=False)
     rows = [_trial_row(t, maximize) for t in trials]
@@ -184,13 +211,25 @@ def report_data(study: optuna.Study, client: MlflowClient | None = None) -> dict
             "counts": counts,
             "trials": rows,
             "params": _param_info(trials),
-            "importance": importances(study) if complete else "not computed: no finished trial",
+            "importance": _both_importances(
+                study,
+                None if importance else "left out",
+                None if complete else "no completed trial",
+            ),
             "cells": _cell_rows(study),
             "best": best_run_curves(client, best_run),
             "pareto": pareto(study),
         }
     )
     return data
+
+
+def _both_importances(study: optuna.Study, *why_not: str | None) -> dict[str, Any]:
+    for why in why_not:
+        if why is not None:
+            return {method: f"not computed: {why}" for method in EVALUATORS}
+    view = importance_view(study)
+    return {method: importances(view, method) for method in EVALUATORS}
 
 
 def render(data: dict[str, Any]) -> str:
@@ -215,9 +254,11 @@ def read_client(uri: str) -> MlflowClient | None:
     return MlflowClient(absolute_uri(uri))
 
 
-def write_report(study: optuna.Study, out: Path, client: MlflowClient | None = None) -> Path:
+def write_report(
+    study: optuna.Study, out: Path, client: MlflowClient | None = None, *, importance: bool = True
+) -> Path:
     """Write the report of `study` to `out`; returns the path."""
-    out.write_text(render(report_data(study, client)), encoding="utf-8")
+    out.write_text(render(report_data(study, client, importance=importance)), encoding="utf-8")
     return out
 
 
