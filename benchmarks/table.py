@@ -14,7 +14,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import cells, cli_latency, diagnostics_cost, overhead, pruning, throughput
+from benchmarks import (
+    cells,
+    cli_latency,
+    diagnostics_cost,
+    overhead,
+    pruning,
+    report_scale,
+    throughput,
+)
 from benchmarks.measure import Row
 
 Case = Callable[[bool], list[Row]]
@@ -25,6 +33,7 @@ CASES: dict[str, Case] = {
     "cells": cells.run,
     "throughput": throughput.run,
     "pruning": pruning.run,
+    "report": report_scale.run,
 }
 
 

@@ -2,7 +2,9 @@
 
 It only reads: the study from Optuna, and the best trial's curves (with any `diag.` metrics)
 from MLflow. It imports neither torch nor Lightning. The page draws its own SVG with the
-inline script in `report.html`; nothing is fetched from a network when it is opened.
+inline script in `report.html`; nothing is fetched from a network when it is opened. Curves
+are thinned to what a chart can show, extremes kept (sweeps/track/curves.py), so the page of
+a 1,000-trial study stays small and quick to draw (benchmarks/report_scale.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import RUN_ATTR
 from sweeps.search.ranking import maximizing, trial_value
+from sweeps.track.curves import MAX_PER_CURVE, downsample, per_curve
 from sweeps.track.leaderboard import objective_names
 from sweeps.track.stats import by_choice
 
@@ -111,13 +114,13 @@ def importances(view: optuna.Study, method: str = "fanova") -> dict[str, float] 
     return {k: float(v) for k, v in found.items()}
 
 
-def _trial_row(t: FrozenTrial, maximize: bool) -> dict[str, Any]:
+def _trial_row(t: FrozenTrial, maximize: bool, limit: int) -> dict[str, Any]:
     return {
         "number": t.number,
         "state": t.state.name,
         "values": list(t.values) if t.values is not None else None,
         "params": {k: (v if isinstance(v, int | float) else str(v)) for k, v in t.params.items()},
-        "steps": sorted(t.intermediate_values.items()),
+        "steps": downsample(sorted(t.intermediate_values.items()), limit),
         "value": trial_value(t, maximize=maximize),  # what the trial counts by, pruned too
         "run": t.user_attrs.get(RUN_ATTR),
         "seconds": t.duration.total_seconds() if t.duration is not None else None,
@@ -136,7 +139,7 @@ def best_run_curves(client: MlflowClient | None, run_id: str | None) -> dict[str
             history = client.get_metric_history(run_id, key)
             if len(history) < 2:
                 continue  # a summary value, not a curve
-            points = sorted((m.step, m.value) for m in history)
+            points = downsample(sorted((m.step, m.value) for m in history), MAX_PER_CURVE)
             (diags if key.startswith("diag.") else curves)[key] = points
     except Exception as err:  # noqa: BLE001 - the report still stands without MLflow
         return {"error": f"MLflow run {run_id} could not be read: {err}"}
@@ -195,7 +198,8 @@ def report_data(
     importances out (their evaluators are most of the time a large study's report takes)."""
     maximize = maximizing(study)
     trials = study.get_trials(deepcopy=False)
-    rows = [_trial_row(t, maximize) for t in trials]
+    limit = per_curve(sum(1 for t in trials if t.intermediate_values))
+    rows = [_trial_row(t, maximize, limit) for t in trials]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best_run = None
     if complete and len(study.directions) == 1:
