@@ -97,9 +97,11 @@ class Stopper:
         """Decide from the study's trials (read now if not given), record why; None: go on."""
         if self._study_id is None:
             self._study_id = self._storage.get_study_id_from_name(self._name)
-        if trials is None:
-            trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
-        reason = reason_for(trials, self._search)
+        reason = None
+        if self._search.stop.target is not None or self._search.stop.patience is not None:
+            if trials is None:
+                trials = self._storage.get_all_trials(self._study_id, deepcopy=False)
+            reason = reason_for(trials, self._search)
         if self._storage.get_study_user_attrs(self._study_id).get(STOP_ATTR) != reason:
             self._storage.set_study_user_attr(self._study_id, STOP_ATTR, reason)
         return reason
