@@ -90,6 +90,24 @@ def test_optunas_cache_creates_trials_through_the_rdb_storages_private_twin(
         study.ask()
 
 
+def test_optunas_cache_finishes_trials_through_the_rdb_storages_public_method(
+    tmp_path: Path,
+) -> None:
+    # sweeps/stores/storage.py locks a trial's finish by wrapping the storage's
+    # set_trial_state_values: Optuna's cache in front of an RDBStorage must call it, or
+    # search.stop would be settled on no finish and decided only at the next creation.
+    from contextlib import nullcontext
+
+    from sweeps.stores.storage import guard
+
+    settled: list[int] = []
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    guard(storage, nullcontext, lambda trials: True, lambda: settled.append(1))
+    study = optuna.create_study(storage=storage)
+    study.tell(study.ask(), 1.0)
+    assert settled == [1]
+
+
 def test_mlflow_builds_a_new_stores_tables_with_initialize_tables(tmp_path: Path) -> None:
     # sweeps/stores/blank_store.py builds the blank MLflow store with this private function.
     import sqlalchemy

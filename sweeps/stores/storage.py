@@ -10,7 +10,8 @@ which lets many workers share a few database connections.
 Optuna gives no atomic "create a trial if fewer than N exist", so two workers finishing the
 budget at once would each start one more. Every trial creation therefore runs under a lock:
 a file lock beside a local store, a PostgreSQL advisory lock for PostgreSQL, and for the gRPC
-proxy the advisory lock of the database named by SWEEP_LOCK_URL.
+proxy the advisory lock of the database named by SWEEP_LOCK_URL. Every trial's finish takes
+the same lock, so that search.stop, settled at a finish, is seen by the next creation anywhere.
 """
 
 from __future__ import annotations
