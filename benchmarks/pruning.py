@@ -156,7 +156,8 @@ def platform_study(budget: Budget, pruner: dict[str, Any], seed: int) -> Outcome
             "tracking": {"uri": f"sqlite:///{folder}/mlflow.db"},
         }
         storage = f"sqlite:///{folder}/optuna.db"
-        with epoch_clock() as marks:
+        # The sweep keeps its trials' checkpoints under the working folder: the study's, here.
+        with contextlib.chdir(folder), epoch_clock() as marks:
             run_sweep(validate(raw), storage=storage, report=lambda line: None)
         return outcome(optuna.load_study(study_name="pruning-bench", storage=storage), marks)
 
