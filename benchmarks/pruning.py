@@ -49,8 +49,8 @@ SPACE: dict[str, list[Any]] = {
     "model.hidden_size": [16, 32],
     "optimizer.lr": [3e-3, 3e-2],
 }
-# The median pruner, the default before `plateau`, is left out to keep the run short: beside
-# these it spent 164 epochs (0.82 of no pruning) for the same best (README, Benchmarks).
+# The median pruner is left out to keep the run short; docs/pruning.md says why `plateau`, not
+# it, is the default.
 PRUNERS = {"default": {}, "none": {"name": "none"}}
 
 

@@ -84,6 +84,11 @@ def stamp() -> dict[str, str]:
     return out
 
 
+def text(fields: dict[str, str]) -> str:
+    """The stamp as `key: value` lines, for a terminal."""
+    return "\n".join(f"{key}: {value}" for key, value in fields.items())
+
+
 def markdown(fields: dict[str, str]) -> str:
     """The stamp (and any further fields) as a two-column Markdown table."""
     lines = ["| | |", "| --- | --- |"]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks import cells, cli_latency, diagnostics_cost, overhead, pruning, throughput
 from benchmarks.measure import Row
-from benchmarks.stamp import ROOT, load_average, markdown, stamp
+from benchmarks.stamp import ROOT, load_average, markdown, stamp, text
 
 Case = Callable[[bool], list[Row]]
 CASES: dict[str, Case] = {
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown case {unknown[0]!r}; expected one of {sorted(CASES)}")
     names = args.cases or list(CASES)
     fields = stamp()
-    print("\n".join(f"{key}: {value}" for key, value in fields.items()), flush=True)
+    print(text(fields), flush=True)
     started = time.perf_counter()
     rows: list[Row] = []
     for name in names:

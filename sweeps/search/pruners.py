@@ -84,9 +84,9 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
 
 Curve = list[float]  # best value so far at steps 0, 1, ..., in "lower is better" form
 SETTLE_STEPS = 2  # steps after a drop before the trial is ranked against the others
-# The finished trials are read once per trial, and again at most this often: each read went to
-# the storage (2 to 3 ms on SQLite, a cheap epoch's 2 to 4%), and with one worker the finished
-# trials cannot change while a trial runs. Other workers' trials are seen this late at most.
+# The finished trials are read once per trial, and again at most this often: each read goes to
+# the storage, a noticeable share of a cheap epoch, and with one worker the finished trials
+# cannot change while a trial runs. Other workers' trials are seen this late at most.
 REREAD_S = 2.0
 
 

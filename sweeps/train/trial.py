@@ -162,7 +162,7 @@ def train(
         devices=1,
         callbacks=callbacks,
         logger=False,  # MLflow is logged per epoch by EpochCurves, not per step
-        enable_progress_bar=False,  # the rich/tqdm bar cost 1.5-1.9x on small models here
+        enable_progress_bar=False,  # the rich/tqdm bar costs more than a small model's step
         enable_model_summary=False,
         profiler=_NoProfiler(),
         num_sanity_val_steps=0,
