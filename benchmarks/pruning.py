@@ -7,9 +7,10 @@ MLflow and SQLite included) with its default pruner (`plateau`) and with no prun
 hand-written TPE + MedianPruner script (benchmarks/tpe_script.py). Figures are medians over the
 seeds.
 
-The budget is 20 epochs a trial, as in configs/adding.yaml: good trials leave the plateau at
-epochs 5 to 11, so with 10 epochs a trial that waits for the drop costs more than half of
-one, and no pruner that spares late bloomers can halve the epochs.
+The budget is 20 epochs a trial, as in configs/adding.yaml: good trials leave the plateau late
+in the first 10 epochs (pruning_curves.json records them), so with 10 epochs a trial that waits
+for the drop costs more than half of one, and no pruner that spares late bloomers can halve the
+epochs.
 
 - Time to target: wall time from the study's start to the end of the first epoch with val
   MSE < 0.01, as `Trial.report` saw it (`epoch_clock`); and the process's CPU time until then,
