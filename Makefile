@@ -47,7 +47,7 @@ bench: | $(PY) ## Every benchmark case as one table of ratios; CASES="cli prunin
 	$(PY) -m benchmarks.table $(CASES)
 
 classic: | $(PY) ## The adding problem at T = 50, 100, 200 for RNN, LSTM, GRU (matched sizes, 3 seeds)
-	$(PY) experiments/classic.py
+	$(PY) -m experiments.classic
 
 ui: | $(PY) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000
 	sweep ui
