@@ -92,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         print(render(got), file=sys.stderr, flush=True)
     print(render(rows))
     missed = sum(r.met is False for r in rows)
+    quick = " (--quick: tiny budgets, goals not meaningful)" if args.quick else ""
     fields |= {
         "load average at the end": load_average(),
-        "cases": " ".join(names) + (" (--quick: tiny budgets, goals not meaningful)" * args.quick),
+        "cases": " ".join(names) + quick,
         "wall time": f"{time.perf_counter() - started:.0f} s",
         "goals": f"{missed} missed" if missed else "all met",
     }

@@ -12,7 +12,7 @@ to avoid that, each pruned trial costs half its epochs or more. `PlateauPruner` 
   trial (complete or pruned) that left it: at the slowest such trial's drop step. While no
   trial has left it, every trial, the first included, may wait `n_warmup_steps` steps (by
   default half the epochs): a first trial that runs to the end on the plateau tells nothing
-  about when drops come, and spends the most epochs of any (docs/pruning.md);
+  about when drops come, and costs all its epochs (docs/pruning.md);
 - judges a trial that has dropped as the median pruner would, on its best value so far against
   the median of the completed trials' best values at the same step, once `n_startup_trials`
   (two) trials have completed and two steps have passed since its drop (the first ones are
