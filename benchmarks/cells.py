@@ -1,8 +1,8 @@
 """The cells' own cost on the CPU: models/fused.py's GRU and RNN against torch's, and the LSTM.
 
 On a CPU torch's nn.LSTM runs oneDNN's fused kernel while nn.GRU and nn.RNN step cell by cell
-under autograd: the GRU 1.4 to 4 times slower per step than the LSTM; a sweep that compares
-cells then spends most of its time on GRUs. `RecurrentNet` (impl "fused", the default) trains
+under autograd, several times slower per step than the LSTM; a sweep that compares cells then
+spends most of its time on GRUs. `RecurrentNet` (impl "fused", the default) trains
 a GRU or RNN on a CPU through models/fused.py instead. Each side is one forward and backward
 pass of a batch of the adding problem (32 sequences of 100 steps, hidden 32), CPU time on one
 torch thread, in turn. A variable-length batch (as in configs/japanese_vowels.yaml) is packed

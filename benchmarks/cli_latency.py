@@ -1,7 +1,7 @@
 """Wall time of the read-only commands, as whole processes: `--help`, validate, status, best.
 
 Each round runs every command once, in the same order, so machine noise hits all of them. The
-issue's goals are absolute (median, 2 cores): validate, status and best under 1.5 s, `--help`
+goals are absolute (median, 2 cores): validate, status and best under 1.5 s, `--help`
 under 0.3 s. So each row's baseline is that budget and its ratio the share of it used; beside
 it, measured in the same rounds, a bare Python start (what no command can beat) and
 `import pytorch_lightning` (what a read-only command must not pay), so a reader sees how loaded
@@ -23,7 +23,7 @@ from benchmarks.measure import Row
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "configs" / "quickstart.yaml"
-BUDGETS = {"--help": 0.3, "validate": 1.5, "status": 1.5, "best": 1.5}  # seconds, issue 10
+BUDGETS = {"--help": 0.3, "validate": 1.5, "status": 1.5, "best": 1.5}  # seconds
 
 
 def _study(folder: Path) -> str:

@@ -3,10 +3,10 @@
 All sides are the same real trial (Lightning, callbacks, per-epoch MLflow logging to SQLite);
 the only difference is the probe: a reference-cell forward and backward on 64 validation
 sequences, plus the gradient-over-time JSON at the end. "on" is the default schedule (epochs 0,
-1, 2, 4, 8, ... and the last: 6 of 10 epochs); "every epoch" is `trainer.diagnostics: 1`, as
-every trial did before the schedule. Runs alternate (off, on, every, off, ...) so machine noise
-hits all sides; CPU time and each side's median over several rounds (ROUNDS), since the
-machine may be shared, and the ratio of those is reported.
+1, 2, 4, 8, ... and the last: 6 of 10 epochs); "every epoch" is `trainer.diagnostics: 1`. Runs
+alternate (off, on, every, off, ...) so machine noise
+hits all sides; CPU time and each side's median over several rounds (ROUNDS), since other
+processes may load the machine, and the ratio of those is reported.
 Goal for the default: under 1.10. A last row per model times one probe alone (CPU, the least
 disturbed of several calls) against a trial's CPU per epoch with the probe off.
 
@@ -42,10 +42,9 @@ SHAPES = {
         {"cell": "lstm", "hidden_size": 16},
     ),
 }
-# Rounds per shape, for the median: identical trials on a shared host vary 10 to 20% both
-# ways, which the least of 3 (used until stop 16) passed straight into the ratio (0.92 and
-# 1.19 in two runs for the adding LSTM, whose probes cost about 6% by the probe row). The
-# adding trials are short, so they get more rounds for the same time.
+# Rounds per shape, for the median: identical trials vary from run to run by more than the
+# probe's cost, and a median of several is steadier than the least of a few. The adding
+# trials are short, so they get more rounds for the same time.
 ROUNDS = {"bench LSTM T=50 h=64": 5, "adding LSTM T=100 h=16 b=32": 11}
 QUICK_DATA = {"seq_len": 10, "n_train": 64, "n_val": 64}
 SIDES: dict[str, bool | int] = {"off": False, "on": True, "every epoch": 1}

@@ -1,8 +1,8 @@
-"""Issue 6's "fail fast" table, measured now: each situation as a real `sweep run` process.
+"""How `sweep run` fails fast: each failure situation as a real process, in one table.
 
 For every situation: the exit code, the wall seconds (from process start; for Ctrl-C, from the
 signal), how many lines reached stderr, and the last of them. Not a ratio, so not a `make bench`
-case: run it when the failure paths change, and paste the table.
+case: run it when the failure paths change, and read the table.
 
     python -m benchmarks.failfast
 """

@@ -8,7 +8,7 @@
 # It installs nothing into that Python: the wheels unpack into a folder of their own (.gpu-site/,
 # without dependency resolution: gpu-requirements.txt lists every one), which goes first on
 # PYTHONPATH with the project's source. Where the stack already imports (--cpu on a machine with
-# the project installed), nothing is unpacked. It takes 2 to 4 minutes.
+# the project installed), nothing is unpacked. It takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -1,7 +1,8 @@
 """What every benchmark case returns, and how it times a baseline against a candidate.
 
-The machine may be shared, so a case never compares against a number measured earlier: it runs
-baseline and candidate in turn, in the same process, and reports the ratio of their medians.
+Other processes may load the machine, so a case never compares against a number measured
+earlier: it runs baseline and candidate in turn, in the same process, and reports the ratio of
+their medians.
 """
 
 from __future__ import annotations

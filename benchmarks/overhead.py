@@ -142,9 +142,8 @@ def per_step(
 ) -> tuple[dict[str, float], dict[str, float]]:
     """(plain, platform) seconds per extra step and their intercepts, over 2 epochs.
 
-    Each run's median over `repeats` rounds. On a shared host identical runs vary by 10 to
-    20% both ways, so the least of 7 (used until stop 16) swung from 0.89 to 1.14 where the
-    median of 11 stays within 0.95 to 1.04 (resampled from 21 rounds on the bench LSTM).
+    Each run's median over `repeats` rounds: identical runs vary from one to the next, and a
+    median of many is steadier than the least of a few.
     """
     lo, hi = (s * BATCH for s in steps)
     runs: dict[str, Clock] = {
@@ -176,7 +175,7 @@ def run(quick: bool = False, device: str = "cpu") -> list[Row]:
 
 def _rows(tracker: Tracker, quick: bool, device: str) -> list[Row]:
     repeats = 1 if quick else 11
-    # The bench LSTM's overhead is a few % of its step, so its slope needs a wide step range.
+    # The bench LSTM's overhead is a small part of its step, so its slope needs a wide range.
     zero_steps, bench_steps = ((2, 4), (2, 3)) if quick else ((16, 96), (8, 72))
     zero, zero_icept = per_step(tracker, NEAR_ZERO, zero_steps, repeats, device)
     bench, _ = per_step(tracker, BENCH_LSTM, bench_steps, repeats, device)
@@ -189,10 +188,10 @@ def _rows(tracker: Tracker, quick: bool, device: str) -> list[Row]:
                 tracker, BENCH_LSTM, n_train, 1000, epochs, device, wall=True, diagnostics=False
             ),
         },
-        1 if quick else 7,  # whole processes on a shared host vary by 10 to 20% run to run
+        1 if quick else 7,  # whole trials vary from run to run: a median of several
     )
     fixed = zero_icept["plat"] - zero_icept["plain"]
-    goal = 1.10 if device == "cpu" else 1.25  # issue 10: 1.25x the plain loop on a GPU
+    goal = 1.10 if device == "cpu" else 1.25  # on a GPU, 1.25x the plain loop
     ms, on, clock = 1000.0, f" on {device}", "CPU" if device == "cpu" else "wall"
     return [
         Row(f"per step, near-zero LSTM (hidden 4, 5 steps){on}", "plain loop",
@@ -241,7 +240,8 @@ def _sync(device: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """This case alone, on the CPU or a GPU: the table, exit 1 if a goal was missed."""
-    from benchmarks.table import machine, render
+    from benchmarks.stamp import stamp, text
+    from benchmarks.table import render
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=sorted(ACCELERATORS), default="cpu")
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         help="first print the N functions that take most of a trial's own time, per model",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    print(f"machine: {machine()}")
+    print(text(stamp()))
     if args.device == "cuda":
         print(f"gpu: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     if args.profile:

@@ -7,9 +7,10 @@ MLflow and SQLite included) with its default pruner (`plateau`) and with no prun
 hand-written TPE + MedianPruner script (benchmarks/tpe_script.py). Figures are medians over the
 seeds.
 
-The budget is 20 epochs a trial, as in configs/adding.yaml: good trials leave the plateau at
-epochs 5 to 11, so with 10 epochs a trial that waits for the drop costs more than half of
-one, and no pruner that spares late bloomers can halve the epochs.
+The budget is 20 epochs a trial, as in configs/adding.yaml: good trials leave the plateau late
+in the first 10 epochs (pruning_curves.json records them), so with 10 epochs a trial that waits
+for the drop costs more than half of one, and no pruner that spares late bloomers can halve the
+epochs.
 
 - Time to target: wall time from the study's start to the end of the first epoch with val
   MSE < 0.01, as `Trial.report` saw it (`epoch_clock`); and the process's CPU time until then,
@@ -49,8 +50,8 @@ SPACE: dict[str, list[Any]] = {
     "model.hidden_size": [16, 32],
     "optimizer.lr": [3e-3, 3e-2],
 }
-# The median pruner, the default before `plateau`, is left out to keep the run short: beside
-# these it spent 164 epochs (0.82 of no pruning) for the same best (README, Benchmarks).
+# The median pruner is left out to keep the run short; docs/pruning.md says why `plateau`, not
+# it, is the default.
 PRUNERS = {"default": {}, "none": {"name": "none"}}
 
 
@@ -156,7 +157,8 @@ def platform_study(budget: Budget, pruner: dict[str, Any], seed: int) -> Outcome
             "tracking": {"uri": f"sqlite:///{folder}/mlflow.db"},
         }
         storage = f"sqlite:///{folder}/optuna.db"
-        with epoch_clock() as marks:
+        # The sweep keeps its trials' checkpoints under the working folder: the study's, here.
+        with contextlib.chdir(folder), epoch_clock() as marks:
             run_sweep(validate(raw), storage=storage, report=lambda line: None)
         return outcome(optuna.load_study(study_name="pruning-bench", storage=storage), marks)
 

@@ -175,12 +175,13 @@ def run(quick: bool = False, rounds: int = 1, trials: int = 12, epochs: int = 8)
 
 def main() -> int:
     """This case alone, with a chosen size: the table, exit 1 if a goal was missed."""
-    from benchmarks.table import machine, render
+    from benchmarks.stamp import stamp, text
+    from benchmarks.table import render
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
-    # A longer sweep shows the steady state: the workers' start-up (~5 s of imports each) is
-    # paid once per sweep, and a 25-second sweep is mostly start-up.
+    # A longer sweep shows the steady state: the workers' start-up (the imports of each) is
+    # paid once per sweep, and a short sweep is mostly start-up.
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke test only")
@@ -189,7 +190,7 @@ def main() -> int:
     if args.loop_child:
         _loop_child(args.loop_child)
         return 0
-    print(f"machine: {machine()}")
+    print(text(stamp()))
     rows = run(args.quick, args.rounds, args.trials, args.epochs)
     print(render(rows))
     return 1 if any(r.met is False for r in rows) else 0

@@ -1,9 +1,8 @@
 """One Lightning step per epoch: the module runs the epoch's batches itself.
 
-Lightning's loop costs about 0.2 ms around each step (fetching, batch transfer, hook rounds,
-progress and logging bookkeeping). On the near-zero benchmark model on a CPU that was a fifth
-of the step itself, and it weighs as much wherever steps are short, as on a GPU. Given an
-`EpochLoader`,
+Lightning's loop does work around each step (fetching, batch transfer, hook rounds, progress
+and logging bookkeeping) that weighs wherever steps are short: small models, and any model on a
+GPU (`make bench CASES=overhead`, the near-zero model, measures it). Given an `EpochLoader`,
 Lightning makes one `training_step` call per epoch, with the `Epoch` as its batch, and
 `SequenceModule` steps the optimizer once per batch within it; the optimizer's step still
 goes through Lightning, so its step count and checkpoints are as with Lightning's own loop.

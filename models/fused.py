@@ -5,13 +5,8 @@ cell by cell, and autograd then replays every small op of every time step backwa
 step for the GRU. The functions here compute the same forward in a few ops a step (7 for the
 GRU, 2 for the RNN) and the gradient in 3: every per-step factor of the gradient that does not
 depend on the incoming gradient is computed for all steps at once, and the weight gradients are
-matrix products over all steps after the loop. On a 2-core AMD EPYC, one forward and backward
-pass over 32 sequences of 100 steps, hidden 32 (`python -m benchmarks.cells`), took:
-- GRU: 0.53 of nn.GRU's time (23 ms against 43); from 0.45 (8 sequences of 500 steps, hidden
-  64) to 0.94 (64 of 200, hidden 128) at the other sizes tried, where the matrix products,
-  the same on both sides, weigh more;
-- RNN: 0.50 to 0.53 of nn.RNN's time; from 0.45 (8 of 500, hidden 64) to 0.83 (64 of 200,
-  hidden 128, and 2 layers of hidden 256) at the other sizes.
+matrix products over all steps after the loop. The gain shrinks as the sizes grow, where the
+matrix products, the same on both sides, weigh more; `make bench CASES=cells` measures it.
 Outputs and gradients match torch's to float rounding (tests/test_fused.py: 1e-12 in double
 precision, and gradcheck).
 

@@ -112,8 +112,8 @@ def check_max_epochs(max_epochs: int) -> int:
 
 # When the diagnostics probe runs: true or "log" at epochs 0, 1, 2, 4, 8, 16, ... (the gradient
 # curve changes most early), an integer N every N-th epoch (1: all), false never. The last epoch
-# of a trial that ends normally is always probed. Probing every epoch cost a small model about a
-# sixth of its training time (README, "Why a cell wins").
+# of a trial that ends normally is always probed. Probing every epoch costs a small model a
+# noticeable share of its training (`make bench CASES=diagnostics` measures it).
 DIAGNOSTICS: bool | int | str = True
 
 

@@ -1,13 +1,11 @@
-"""Variable-length batches on the CPU without packing: what packing gives, 2.4 to 4 times faster.
+"""Variable-length batches on the CPU without packing: what packing gives, on the fast kernels.
 
 A padded batch with its true lengths is normally packed (`pack_padded_sequence`), so that no
 padding reaches a sequence's result: the forward direction stops at each sequence's own last
 step and the backward direction starts there. On a CPU a packed batch runs step by step in
 torch's generic loop, where an unpacked one takes oneDNN's fused LSTM kernel or
-models/fused.py's GRU and RNN. On a Japanese-vowels-sized batch (32 sequences of 7 to 29
-steps, 12 channels, hidden 32; forward and backward, CPU time) packing took 2.4 to 4.1 times
-the unpacked time (`tests/test_padded.py` checks the results, `python -m benchmarks.cells` the
-cost).
+models/fused.py's GRU and RNN (`tests/test_padded.py` checks the results; `make bench
+CASES=cells` measures both ways on a Japanese-vowels-sized batch).
 
 `padded_forward` runs the padded batch unpacked, one layer and direction at a time, and
 gets the packed result exactly:
@@ -16,8 +14,8 @@ gets the packed result exactly:
 - the backward direction runs on each sequence reversed within its length (padding stays at
   the end), and its outputs are put back in order the same way;
 - outputs past each length are zeroed, as unpacking pads them.
-The padded steps are computed and thrown away: on that batch about 40% of the steps, which the
-faster kernels more than pay for.
+The padded steps are computed and thrown away, which the faster kernels more than pay for where
+lengths vary as in the benchmark's batch.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def tiny_raw(**sections: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated mlflow.db: creating one costs ~15 s, copying it costs nothing."""
+    """An empty, migrated mlflow.db: creating one runs every migration, copying it costs nothing."""
     from sweeps.track.tracking import Tracker
 
     folder = tmp_path_factory.mktemp("mlflow-template")

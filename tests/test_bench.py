@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import re
+from pathlib import Path
 
 import optuna
 import pytest
@@ -42,6 +45,37 @@ def test_unknown_case_is_refused_with_the_choices(capsys: pytest.CaptureFixture[
         table.main(["no-such-case"])
     assert exc.value.code == 2
     assert "overhead" in capsys.readouterr().err
+
+
+def _fake_case(quick: bool) -> list[Row]:
+    return [Row("fake case", "plain", 2.0, "trial", 3.0, "s", goal=1.0)]
+
+
+def test_a_run_writes_its_table_under_the_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(table.CASES, "fake", _fake_case)
+    assert table.main(["fake", "--out", str(tmp_path)]) == 1  # its one goal was missed
+    text = (tmp_path / "bench.md").read_text()
+    for key in ("date", "commit", "CPU", "cores", "Python", "torch", "Lightning", "Optuna"):
+        assert f"| {key} | " in text, text
+    assert "| MLflow | " in text and "| cases | fake |" in text
+    assert "| fake case | plain 2 s | trial 3 s | 1.500 | <= 1 | NO |" in text
+    record = json.loads((tmp_path / "bench.json").read_text())
+    assert re.fullmatch(r"[0-9a-f]{12} \((clean|dirty)\)", record["stamp"]["commit"])
+    assert record["stamp"]["goals"] == "1 missed"
+    assert (record["rows"][0]["ratio"], record["rows"][0]["met"]) == (1.5, False)
+
+
+def test_a_quick_run_writes_no_results_unless_told_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(table.CASES, "fake", _fake_case)
+    monkeypatch.setattr(table, "RESULTS", tmp_path / "results")
+    table.main(["fake", "--quick"])
+    assert not (tmp_path / "results").exists()
+    table.main(["fake"])
+    assert (tmp_path / "results" / "bench.md").exists()
 
 
 def _trial(number: int, values: list[float]) -> optuna.trial.FrozenTrial:
@@ -93,10 +127,13 @@ def test_no_trial_at_the_target_is_infinitely_far() -> None:
 
 
 @pytest.mark.slow
-def test_every_case_runs_on_a_tiny_budget(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_case_runs_on_a_tiny_budget(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the pruning case's sweeps keep their checkpoints under the cwd
     table.main(["--quick"])  # goals are not judged at this size; the exit code is not asserted
     out, err = capsys.readouterr()
-    assert out.startswith("machine: ")
+    assert out.startswith("date: ")
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) > len(table.CASES)  # a header plus at least one row per case
     ran = {line.split(":")[0] for line in err.splitlines()}

@@ -166,6 +166,6 @@ def test_a_pruned_trial_sends_its_held_epochs_and_a_stopped_one_sends_nothing() 
 def test_a_checkpoint_written_before_the_batching_still_resumes() -> None:
     run = _Sent()
     curves = EpochCurves(run)  # type: ignore[arg-type]
-    curves.load_state_dict({"pending": (3, {"val_loss": 0.5})})  # stop 13's state: no stamps
+    curves.load_state_dict({"pending": (3, {"val_loss": 0.5})})  # an older checkpoint: no stamps
     curves.on_train_end(_trainer(3), None)  # type: ignore[arg-type]
     assert run.metrics == {3: {"val_loss": 0.5}} and run.stamps[3] > 0

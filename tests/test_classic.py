@@ -12,7 +12,10 @@ SCRIPT = Path(__file__).resolve().parent.parent / "experiments" / "classic.py"
 
 
 @pytest.mark.slow
-def test_classic_quick_writes_the_table_plots_and_curves(tmp_path: Path) -> None:
+def test_classic_quick_writes_the_table_plots_and_curves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # its sweeps keep their trials' checkpoints under the cwd
     spec = importlib.util.spec_from_file_location("classic", SCRIPT)
     assert spec is not None and spec.loader is not None
     classic = importlib.util.module_from_spec(spec)

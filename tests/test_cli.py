@@ -280,5 +280,5 @@ def test_a_run_whose_every_trial_failed_exits_1(
     path = write_config(workdir, raw)
     result = runner.invoke(app, ["run", str(path)])
     assert result.exit_code == 1, result.output
-    assert "every trial of this run failed" in result.output
+    assert "every trial this invocation ran failed" in result.output
     assert result.output.count("trial FAILED  RuntimeError: broken on purpose") == 2

@@ -62,7 +62,7 @@ def test_checking_a_config_imports_no_torch(args: list[str], tmp_path: Path) -> 
 
 
 def test_showing_a_dataset_imports_torch_but_not_lightning(tmp_path: Path) -> None:
-    # The data is built (with torch) to be described; Lightning would add 5 s for nothing.
+    # The data is built (with torch) to be described; Lightning's slow import would buy nothing.
     args = ["data", "show", "adding", "--seq-len", "20"]
     assert _imports_after(args, tmp_path, HEAVY + TRACKING) == ["torch"]
 

@@ -255,7 +255,7 @@ def test_a_trial_trains_and_validates_the_batches_its_caps_allow(
 def test_one_worker_in_process_uses_the_coordinators_stores(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Opening the MLflow store and the study again cost about 0.2 s a sweep (alembic checks).
+    # Opening the MLflow store and the study again would repeat their schema (alembic) checks.
     def opened_again(*args: Any) -> None:
         raise AssertionError("the in-process worker opened a store the coordinator had open")
 

@@ -106,7 +106,8 @@ def run(
     elif summary.stopped:
         typer.echo(f"stopped early: {summary.stopped}")
     counts = ", ".join(f"{k.lower()} {v}" for k, v in sorted(summary.counts.items()))
-    typer.echo(f"\nstudy {summary.study_name!r}: {counts}  ({summary.seconds:.0f}s this run)")
+    took = f"{summary.seconds:.0f}s in this invocation"
+    typer.echo(f"\nstudy {summary.study_name!r}: {counts}  ({took})")
     if summary.best_value is not None:
         metric = cfg.search.metric
         baseline = summary.baselines.get(metric)
@@ -120,7 +121,9 @@ def run(
         f"{summary.parent_run_id}; browse with `sweep ui`"
     )
     if summary.all_failed:
-        typer.echo("error: every trial of this run failed (see the reasons above)", err=True)
+        typer.echo(
+            "error: every trial this invocation ran failed (see the reasons above)", err=True
+        )
         raise typer.Exit(1)
 
 

@@ -126,7 +126,7 @@ class StopConfig(_Strict):
 class PrunerConfig(_Strict):
     # plateau, not successive halving or the median: on the adding problem the loss sits on a
     # 0.167 plateau before it drops; halving pruned every late bloomer, and the median pruner
-    # needs a warm-up so long that it saves a fifth of the epochs (benchmarks/pruning.py).
+    # needs a warm-up so long that it saves little (docs/pruning.md).
     # plateau prunes trials that stay on it longer than the others did (sweeps/search/pruners.py).
     name: Literal["median", "percentile", "sha", "hyperband", "plateau", "none"] = "plateau"
     # null: the pruner's own default, in sweeps/search/pruners.py (STARTUP_TRIALS: completed

@@ -187,7 +187,8 @@ def reap_for_status(
     uri = config.tracking.uri if config else TrackingConfig().uri
 
     def close(trial: optuna.trial.FrozenTrial, reason: str) -> None:
-        # MLflow is imported only for a dead trial: its 1.7 s would double `sweep status`.
+        # MLflow is imported only for a dead trial: its import would double `sweep status`'s
+        # time (`make bench CASES=cli`).
         from mlflow import MlflowClient
 
         from sweeps.track.tracking import TrialRun, absolute_uri

@@ -154,7 +154,8 @@ def work(
     """Run trials until the budget is spent, the deadline passes or a stop; returns why.
 
     `stores`: the MLflow tracker and budgeted study already open in this process (the
-    coordinator's, when it runs the one worker itself); opening them again costs about 0.2 s.
+    coordinator's, when it runs the one worker itself); opening them again would repeat the
+    stores' schema checks.
     """
     config = Config.model_validate(args.config)
     if stores is None:

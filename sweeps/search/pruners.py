@@ -12,7 +12,7 @@ to avoid that, each pruned trial costs half its epochs or more. `PlateauPruner` 
   trial (complete or pruned) that left it: at the slowest such trial's drop step. While no
   trial has left it, every trial, the first included, may wait `n_warmup_steps` steps (by
   default half the epochs): a first trial that runs to the end on the plateau tells nothing
-  about when drops come, and cost about half a trial in the benchmark (README, Pruning that pays);
+  about when drops come, and costs all its epochs (docs/pruning.md);
 - judges a trial that has dropped as the median pruner would, on its best value so far against
   the median of the completed trials' best values at the same step, once `n_startup_trials`
   (two) trials have completed and two steps have passed since its drop (the first ones are
@@ -84,9 +84,9 @@ def make_pruner(cfg: PrunerConfig, max_epochs: int) -> optuna.pruners.BasePruner
 
 Curve = list[float]  # best value so far at steps 0, 1, ..., in "lower is better" form
 SETTLE_STEPS = 2  # steps after a drop before the trial is ranked against the others
-# The finished trials are read once per trial, and again at most this often: each read went to
-# the storage (2 to 3 ms on SQLite, a cheap epoch's 2 to 4%), and with one worker the finished
-# trials cannot change while a trial runs. Other workers' trials are seen this late at most.
+# The finished trials are read once per trial, and again at most this often: each read goes to
+# the storage, a noticeable share of a cheap epoch, and with one worker the finished trials
+# cannot change while a trial runs. Other workers' trials are seen this late at most.
 REREAD_S = 2.0
 
 

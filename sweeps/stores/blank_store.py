@@ -1,12 +1,12 @@
 """A new SQLite store, MLflow's or Optuna's, copied from a blank one instead of built afresh.
 
-MLflow builds a new SQLite store by running its schema migrations one after another, about 3 s
-of one core here; Optuna creates its tables and stamps its schema version, about 0.4 s. Both are
-paid by the first sweep in every new folder (and by each study of the pruning benchmark, before
-its first epoch), and the result is the same empty schema every time. So each is built once per
-library version into the cache folder (`datamodules.sources`'s, beside the corpora) and copied.
-The library still opens the copy itself and checks its schema version, so a wrong blank fails
-loudly; MLflow creates its Default experiment then, with the time of that first use.
+MLflow builds a new SQLite store by running its schema migrations one after another, seconds of
+CPU; Optuna creates its tables and stamps its schema version. Both are paid by the first sweep
+in every new folder (and by each study of the pruning benchmark, before its first epoch), and
+the result is the same empty schema every time. So each is built once per library version into
+the cache folder (`datamodules.sources`'s, beside the corpora) and copied. The library still
+opens the copy itself and checks its schema version, so a wrong blank fails loudly; MLflow
+creates its Default experiment then, with the time of that first use.
 """
 
 from __future__ import annotations

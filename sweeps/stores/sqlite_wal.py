@@ -1,11 +1,11 @@
 """The embedded SQLite stores in write-ahead-log mode, synced at checkpoints, not every commit.
 
-In SQLite's default mode each commit waits for the disk (an fsync): about 3 ms here, and a trial
-commits several times an epoch (its curves to MLflow, its value to Optuna) and some dozens more
-to start and end. In WAL mode with `synchronous=NORMAL`, a commit is an append to the `-wal`
-file beside the database, and the disk is synced when that log is copied back (a checkpoint).
-A killed process loses nothing committed; a power cut may lose the last commits, never the
-database. Readers (`sweep status`, `mlflow ui`) no longer block a writer either.
+In SQLite's default mode each commit waits for the disk (an fsync), and a trial commits several
+times an epoch (its curves to MLflow, its value to Optuna) and some dozens more to start and end. In
+WAL mode with `synchronous=NORMAL`, a commit is an append to the `-wal` file beside the database,
+and the disk is synced when that log is copied back (a checkpoint). A killed process loses nothing
+committed; a power cut may lose the last commits, never the database. Readers (`sweep status`,
+`mlflow ui`) no longer block a writer either.
 
 The mode is stored in the database file, so it is set once, when a store is opened; the
 `synchronous` level is per connection, so every SQLite connection this process opens gets it,

@@ -1,9 +1,9 @@
 """Optuna storages by URL, and the lock that makes creating a trial atomic across processes.
 
 `journal:///optuna.journal` (the embedded default) is Optuna's journal file, which is built for
-many processes on one machine: measured with 4 processes on this machine (benchmarks/storage.py),
-it ran 14 to 63 trials/s with no error, while SQLite ran 2 to 3 trials/s and lost one commit
-to lock contention. `sqlite:///`, `postgresql://` and `mysql://` are RDB storages;
+many processes on one machine; SQLite serializes writers, and several processes writing one
+SQLite study lose commits to lock contention ("database is locked"). `python -m
+benchmarks.storage` compares the two. `sqlite:///`, `postgresql://` and `mysql://` are RDB storages;
 `grpc://host:port` is Optuna's gRPC storage proxy (`optuna.storages.run_grpc_proxy_server`),
 which lets many workers share a few database connections.
 

@@ -80,15 +80,15 @@ class MetricWatch(pl.Callback):
             raise optuna.TrialPruned(self.prune_reason)
 
 
-# The least time between two MLflow writes of a trial's curves. On a cheap epoch (0.06 to 0.3 s
-# on the adding problem) one write cost 3 to 4 ms; a curve a second or two behind costs nothing.
+# The least time between two MLflow writes of a trial's curves. On a cheap epoch one write is a
+# noticeable share of the epoch; a curve a second or two behind costs nothing.
 SEND_EVERY_S = 2.0
 
 
 class EpochCurves(pl.Callback):
     """Sends each epoch's metrics to the trial's MLflow run, several epochs in one batch call.
 
-    Per epoch, not per step: per-step MLflow logging to SQLite cost about 6 ms a step here. The
+    Per epoch, not per step: an MLflow write to SQLite costs more than a small model's step. The
     first epoch is sent at once, then finished epochs are held until `every_s` seconds have
     passed since the last send, and sent together (one SQLite commit); the rest go when training
     ends or the trial is pruned. Lightning validates before `on_train_epoch_end`, so an epoch is

@@ -37,7 +37,7 @@ class DiagnosticsLog(pl.Callback):
     gradient-over-time curves as `diagnostics/grad_over_time.json`, and as `.png` with `plot`.
     Put it after the sink and before the pruning callback, so the epoch a trial is pruned at is
     still recorded. A sweep draws the `.png` once, at its end, for the best trial of each cell
-    (`plot_best`): drawing it took 0.2 s a trial, a seventh of a 5-epoch trial on a GPU.
+    (`plot_best`): matplotlib's drawing costs a short GPU trial a large share of its time.
     """
 
     def __init__(

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,11 +36,23 @@ if TYPE_CHECKING:
 # Lightning announces devices and model summaries at INFO for every trial; one line per trial
 # from the sweep itself is what a user reads.
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
-# A resumed trial finds its own checkpoints in its folder: that is the point, not a mistake.
-warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-# torch 2.13 deprecates LeafSpec, which pytorch-lightning 2.6.6 still builds on every fit: a
-# line per worker that no user can act on. Here, not in the CLI: workers never import the CLI.
-warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated")
+# Lightning's notices that no user can act on, silenced around the calls that raise them, not
+# for the whole process: a program that imports this module keeps its own warning filters.
+QUIET = (
+    # A trial's folder holds its config stamp, and a resumed trial's own checkpoints: that is
+    # the point, not a mistake.
+    r"Checkpoint directory .* exists and is not empty",
+    # torch 2.13 deprecates LeafSpec, which pytorch-lightning 2.6 still builds on every fit.
+    r".*isinstance\(treespec, LeafSpec\)` is deprecated",
+)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    with warnings.catch_warnings():
+        for message in QUIET:
+            warnings.filterwarnings("ignore", message=message)
+        yield
 
 
 @dataclass(frozen=True)
@@ -162,7 +175,7 @@ def train(
         devices=1,
         callbacks=callbacks,
         logger=False,  # MLflow is logged per epoch by EpochCurves, not per step
-        enable_progress_bar=False,  # the rich/tqdm bar cost 1.5-1.9x on small models here
+        enable_progress_bar=False,  # the rich/tqdm bar costs more than a small model's step
         enable_model_summary=False,
         profiler=_NoProfiler(),
         num_sanity_val_steps=0,
@@ -179,12 +192,13 @@ def train(
         val_epoch = Epoch(
             val_loader, limit=config.trainer.limit_val_batches, after_batch=STOP.check
         )
-        trainer.fit(
-            module,
-            train_dataloaders=EpochLoader(train_epoch),
-            val_dataloaders=EpochLoader(val_epoch),
-            ckpt_path=last if resumed_from else None,
-        )
+        with _quiet():
+            trainer.fit(
+                module,
+                train_dataloaders=EpochLoader(train_epoch),
+                val_dataloaders=EpochLoader(val_epoch),
+                ckpt_path=last if resumed_from else None,
+            )
     except SystemExit as exc:
         # Lightning turns Ctrl-C and SIGTERM into SystemExit, which Optuna does not catch: the
         # trial would stay RUNNING. As KeyboardInterrupt, Optuna marks it FAIL and re-raises.
@@ -195,9 +209,10 @@ def train(
     ckpt_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
     test_metrics: dict[str, float] = {}
     if test and ckpt_path is not None:
-        out = trainer.test(
-            module, datamodule.test_dataloader(), ckpt_path=str(ckpt_path), verbose=False
-        )
+        with _quiet():
+            out = trainer.test(
+                module, datamodule.test_dataloader(), ckpt_path=str(ckpt_path), verbose=False
+            )
         test_metrics = {k: float(v) for k, v in out[0].items()} if out else {}
     return TrainResult(
         best_value=best_value,
