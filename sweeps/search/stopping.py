@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config.schema import SearchConfig, StopConfig
 from sweeps.keys import INTERRUPTED_ATTR, STOP_ATTR
+from sweeps.search.ranking import better
 from sweeps.search.study import superseded
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -47,17 +48,19 @@ def stop_reason(
     """Why the sweep stops, in one line; None while no rule has fired."""
     if stop.target is None and stop.patience is None:
         return None
+    up = not minimize
     best: tuple[float, int] | None = None  # value, trial number
     since = 0  # finished trials since the best one (or since the start)
     for t in finish_order(trials):
         value = t.values[0] if t.state == TrialState.COMPLETE and t.values else None
-        if value is not None and stop.target is not None and _reaches(value, stop.target, minimize):
+        target = stop.target
+        if value is not None and target is not None and not better(target, value, maximize=up):
             sign = "<=" if minimize else ">="
             return (
                 f"search.stop.target reached: trial {t.number} has {metric} = {value:.6g} "
                 f"{sign} {stop.target:g}"
             )
-        if value is not None and (best is None or _better(value, best[0], minimize)):
+        if value is not None and (best is None or better(value, best[0], maximize=up)):
             best, since = (value, t.number), 0
         else:
             since += 1
@@ -72,14 +75,6 @@ def stop_reason(
                 f"best; {after}"
             )
     return None
-
-
-def _reaches(value: float, target: float, minimize: bool) -> bool:
-    return value <= target if minimize else value >= target
-
-
-def _better(value: float, best: float, minimize: bool) -> bool:
-    return value < best if minimize else value > best
 
 
 class Stopper:
