@@ -81,6 +81,7 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
 def test_rerun_resumes_to_the_total_and_then_says_done(workdir: Path) -> None:
     config = validate(tiny_raw())
     first = run_sweep(config, storage=STORAGE, report=lambda _: None)
+    assert not (workdir / "sweep-checkpoints").exists()  # every trial ended: nothing to resume
     again = run_sweep(config, storage=STORAGE, report=lambda _: None)
     assert again.already_done and again.counts == {"COMPLETE": 3}
     more = with_values(config, {})

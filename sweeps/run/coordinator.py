@@ -130,11 +130,22 @@ def run_sweep(
         if status == "KILLED" and requeued:
             report(f"interrupted trials {requeued} will resume from their checkpoints on rerun")
         _close_parent(tracker, parent_id, study, lock, status=status, report=report)
+        _remove_if_empty(Path(args.checkpoints) / name, Path(args.checkpoints))
     summary = _summary(
         study, url, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
     )
     summary.all_failed = _all_failed(study, args.session)
     return summary
+
+
+def _remove_if_empty(*folders: Path) -> None:
+    """Remove each folder that holds nothing: a sweep whose trials all ended leaves none behind.
+    A folder that still holds an interrupted trial's state, or another sweep's, stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty, not there, or not ours to remove
+            return
 
 
 def _tidy(
