@@ -168,18 +168,35 @@ def dashboard(
     optuna_dashboard.run_server(store, host="127.0.0.1", port=port)
 
 
+UiConfig = Annotated[
+    Path | None,
+    typer.Argument(
+        help="A sweep's config: its tracking.uri (default: ./mlflow.db).", show_default=False
+    ),
+]
+
+
 @results_app.command()
 @exits
 def ui(
-    config: OptionalConfig = None,
+    config: UiConfig = None,
     tracking_uri: TrackingOpt = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    empty: Annotated[
+        bool, typer.Option("--empty", help="Serve a new, empty store if there is none.")
+    ] = False,
 ) -> None:
     """Start the MLflow UI on the tracking URI, bound to 127.0.0.1; stops with this command."""
     uri = tracking_uri or (_shallow(config).tracking.uri if config else "sqlite:///mlflow.db")
     if not uri.startswith("sqlite:///"):
         typer.echo(f"{redact(uri)} is a tracking server: open it in a browser")
         return
+    store = Path(uri.removeprefix("sqlite:///"))
+    if not empty and not store.is_file():
+        raise ConfigError(
+            f"no sweep here: {store} does not exist; run `sweep run CONFIG` first, pass the "
+            "sweep's CONFIG or --tracking-uri, or --empty to serve a new, empty store"
+        )
     from sweeps.track.ui import serve
 
     raise typer.Exit(serve(uri, port, typer.echo))

@@ -6,6 +6,10 @@ execution (the UI of a sweep runs no jobs), its own process group that is stoppe
 the URL printed only once the server answers, with a link to each sweep's runs: MLflow 3.17's
 UI opens an experiment in its GenAI mode (traces, no runs) in a browser that has not chosen
 "Model training", whatever the experiment's tags say.
+
+The server's own output (its startup banner, uvicorn's access log, Starlette's deprecation
+warnings) goes to a temporary file, so the address and the links are all the user sees; the
+file's last lines are printed only if the server fails.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -27,7 +32,9 @@ from sweeps.errors import UnavailableError
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 180  # a cold MLflow import on a loaded 2-core machine takes a while
-LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+# No job runners; no third-party deprecation warnings (the server's, not ours to fix).
+LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONWARNINGS": "ignore"}
+LOG_TAIL = 20  # lines of the server's log shown when it fails
 
 
 def command(uri: str, port: int) -> list[str]:
@@ -35,6 +42,7 @@ def command(uri: str, port: int) -> list[str]:
     return [
         *(sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri),
         *("--host", HOST, "--port", str(port), "--workers", "1"),
+        *("--uvicorn-opts", "--no-access-log"),
     ]
 
 
@@ -95,12 +103,24 @@ def serve(uri: str, port: int, echo: Callable[[str], None]) -> int:
     """Run the server until it exits or we are signalled; return its exit code (0 if stopped)."""
     if not _port_free(port):
         raise UnavailableError(f"port {port} on {HOST} is in use; pass --port N")
-    proc = subprocess.Popen(
-        command(uri, port),
-        env={**os.environ, **LEAN_ENV},
-        start_new_session=True,  # its own group: stopping it stops uvicorn too
-        preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
-    )
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            command(uri, port),
+            env={**os.environ, **LEAN_ENV},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: stopping it stops uvicorn too
+            preexec_fn=_die_with_parent,  # only prctl: safe between fork and exec
+        )
+        code = _watch(proc, uri, port, echo)
+        if code not in (0, 130):
+            log.seek(0)
+            for line in log.read().decode(errors="replace").splitlines()[-LOG_TAIL:]:
+                echo(line)
+        return code
+
+
+def _watch(proc: subprocess.Popen[bytes], uri: str, port: int, echo: Callable[[str], None]) -> int:
     stopped = False
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
