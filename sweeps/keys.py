@@ -8,6 +8,25 @@ modules that only share a name from importing each other.
 
 from __future__ import annotations
 
+import re
+
+from sweeps.errors import ConfigError, clip
+
+# A study's name names files (the journal, its lock, sweep-checkpoints/<name>/) and an MLflow
+# experiment, so it is one plain word: no path separator, no leading dot or dash.
+STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def check_study_name(name: str, field: str = "name") -> str:
+    """The study name, if it follows STUDY_NAME; else a ConfigError naming `field`."""
+    if not STUDY_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{field} must be letters, digits, '_', '.' or '-', starting with a letter, digit "
+            f"or '_' (it names files and an MLflow experiment), but got {clip(name)}"
+        )
+    return name
+
+
 # Trial user attributes: what a trial ran and where it is recorded.
 CONFIG_ATTR = "config"  # the full resolved config the trial ran
 BASELINE_ATTR = "baseline"  # the searched metric's baseline on the trial's data

@@ -127,3 +127,69 @@ def test_validate_refuses_a_constructor_only_rule() -> None:
     )
     assert result.exit_code == 2, result.output
     assert "optimizer.gamma must be in (0, 1)" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"seed": True}, "seed"),
+        ({"data": {"name": "adding", "seq_len": True}}, "data.seq_len"),
+        ({"data": {"name": "adding", "batch_size": True}}, "data.batch_size"),
+        ({"data": {"name": "adding", "n_train": False}}, "data.n_train"),
+        ({"model": {"hidden_size": True}}, "model.hidden_size"),
+        ({"model": {"hidden_size": "32"}}, "model.hidden_size"),
+        ({"model": {"bidirectional": "yes please"}}, "model.bidirectional"),
+        ({"optimizer": {"step_size": True}}, "optimizer.step_size"),
+        ({"optimizer": {"lr": "0.01"}}, "optimizer.lr"),
+        ({"trainer": {"max_epochs": True}}, "trainer.max_epochs"),
+        ({"trainer": {"limit_train_batches": True}}, "trainer.limit_train_batches"),
+        ({"search": {"n_trials": True}}, "search.n_trials"),
+        ({"search": {"sampler": {"seed": True}}}, "search.sampler.seed"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_not_converted(
+    change: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        validate(tiny_raw(**change))
+    assert str(info.value).startswith(field), info.value
+
+
+def test_a_whole_number_still_stands_for_a_float_and_1e_3_is_a_number(tmp_path: Path) -> None:
+    path = tmp_path / "e"
+    lines = ["name: a", "data: {name: adding, seq_len: 10}", "optimizer: {lr: 1e-3, gamma: 1E-1}"]
+    path.write_text("\n".join(lines))
+    overrides = parse_overrides(["optimizer.weight_decay=2e-5", "search.timeout=60"])
+    config = load_config(path, overrides)
+    assert (config.optimizer.lr, config.optimizer.gamma) == (0.001, 0.1)
+    assert (config.optimizer.weight_decay, config.search.timeout) == (2e-5, 60.0)
+
+
+@pytest.mark.parametrize("body", [b"name: a\x07b\n", b"name: caf\xe9\n", b"name: a\x00\n"])
+def test_characters_yaml_forbids_exit_2_naming_the_file(tmp_path: Path, body: bytes) -> None:
+    path = tmp_path / "odd.yaml"
+    path.write_bytes(body + b"data: {name: adding, seq_len: 10}\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "Error" not in result.output, result.output
+    assert f"{path}: not valid YAML: character #x" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["run", "CONFIG", "--study", "../../x"], "--study"),
+        (["run", "CONFIG", "--from-study", "a/b"], "--from-study"),
+        (["status", "--study", "../../x"], "--study"),
+        (["best", "--study", ".hidden"], "--study"),
+    ],
+)
+def test_a_study_name_on_the_command_line_follows_the_configs_rule(
+    tmp_path: Path, args: list[str], flag: str
+) -> None:
+    config = str(write_config(tmp_path, tiny_raw()))
+    result = runner.invoke(app, [config if a == "CONFIG" else a for a in args])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"error: {flag} must be letters, digits"), result.output
+    with pytest.raises(ConfigError, match="^name must be letters"):
+        validate(tiny_raw(name=args[-1]))

@@ -17,6 +17,7 @@ from sweeps.cli.data import data_app
 from sweeps.cli.exits import exits
 from sweeps.cli.options import ConfigArg, SetOpt, StorageOpt, StudyOpt, TrackingOpt, WorkersOpt
 from sweeps.cli.results import results_app
+from sweeps.keys import check_study_name
 from sweeps.output import DEBUG_ENV, quiet_failed_trials
 from sweeps.secrets import redact
 from sweeps.signals import STOP
@@ -73,6 +74,9 @@ def run(
 ) -> None:
     """Run the sweep, resume it, or join it: until search.n_trials trials in total."""
     with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
+        for flag, name in (("--study", study), ("--from-study", from_study)):
+            if name is not None:
+                check_study_name(name, flag)
         cfg = _load(config, set_, tracking_uri)
         from sweeps.run import children
 

@@ -13,7 +13,7 @@ import typer
 from sweeps.cli.exits import exits
 from sweeps.cli.options import OptionalConfig, StorageOpt, StudyOpt, TrackingOpt
 from sweeps.errors import ConfigError
-from sweeps.keys import RUN_ATTR, STOP_ATTR
+from sweeps.keys import RUN_ATTR, STOP_ATTR, check_study_name
 from sweeps.secrets import redact
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
     from sweeps.search.study import load_existing
     from sweeps.stores.storage import DEFAULT_STORAGE
 
+    if study is not None:
+        check_study_name(study, "--study")
     cfg = _shallow(config) if config is not None else None
     name = study or (cfg.name if cfg else None)
     if name is None:

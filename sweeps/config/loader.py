@@ -8,6 +8,7 @@ several lines. Each of those is refused here with one line that names the place 
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ MAX_NODES = 100_000  # values after aliases are expanded: a shipped config has a
 
 
 class _Loader(yaml.SafeLoader):
-    """The safe loader, refusing a key given twice in one mapping."""
+    """The safe loader, refusing a key given twice in one mapping, reading `1e-3` as a number."""
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -39,6 +40,15 @@ class _Loader(yaml.SafeLoader):
             if isinstance(key, str | int | float | bool):
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads `lr: 1e-3` (no dot) as the string "1e-3"; YAML 1.2 and every user read a number.
+# The schema is strict on types, so without this the common spelling would be refused.
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _expanded_size(root: Node) -> int:
@@ -81,9 +91,10 @@ def read_yaml(path: Path) -> Any:
 
 def parse_yaml(data: bytes | str, name: str) -> Any:
     """Parse one YAML document with the limits above; `name` is shown in errors."""
-    loader = _Loader(data)
-    loader.name = name
+    loader = None
     try:
+        loader = _Loader(data)  # reads the stream: a byte YAML forbids fails here
+        loader.name = name
         root = loader.get_single_node()
         if root is None:
             return None
@@ -93,6 +104,12 @@ def parse_yaml(data: bytes | str, name: str) -> Any:
                 "(a YAML alias bomb?)"
             )
         return loader.construct_document(root)
+    except yaml.reader.ReaderError as err:
+        char = err.character if isinstance(err.character, int) else ord(err.character)
+        raise ConfigError(
+            f"{name}: not valid YAML: character #x{char:04x} at byte {err.position} "
+            f"({err.reason}); save it as UTF-8 text without control characters"
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
@@ -100,7 +117,8 @@ def parse_yaml(data: bytes | str, name: str) -> Any:
     except yaml.YAMLError as err:
         raise ConfigError(f"{name}: not valid YAML: {clip(str(err))}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def set_dotted(raw: dict[str, Any], path: str, value: Any) -> None:

@@ -6,8 +6,10 @@ what it names.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import typing
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -34,10 +36,13 @@ from models.options import (
     check_max_epochs,
 )
 from sweeps.errors import ConfigError, clip
+from sweeps.keys import check_study_name
 from sweeps.secrets import redact
 
 # inf and nan are refused everywhere: `lr: .inf` or `high: .inf` only fail later, per trial.
-STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+# strict: a value of the wrong type is refused, never converted (`hidden_size: true` is not 1,
+# `epochs: "10"` is not 10); a whole number still stands for a float (`lr: 1`).
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class _Strict(BaseModel):
@@ -48,7 +53,7 @@ class DataConfig(BaseModel):
     """`name`, `seq_len`, `batch_size`; any other key is an option of the named datamodule."""
 
     # Extra keys are the dataset's own options, checked against its constructor's signature.
-    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
 
     name: str
     seq_len: int | None = None  # None: the dataset's fixed or default length
@@ -68,16 +73,38 @@ class DataConfig(BaseModel):
 # The model and optimizer sections are the very options classes the constructors take
 # (models/options.py): each name, default and rule is written there once, and validating a
 # section runs their checks, so `sweep validate` and the first trial cannot disagree.
+# A strict pydantic dataclass takes only its own instances, not a mapping, so a section's types
+# are checked strictly by `_strict_section` before the (lax) dataclass is built.
+LAX_SECTION = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
 class ModelConfig(NetOptions):
     """`model.*`: the options of `RecurrentNet`."""
 
-    __pydantic_config__ = STRICT
+    __pydantic_config__ = LAX_SECTION
 
 
 class OptimizerConfig(OptimizerOptions):
     """`optimizer.*`: the options of `SequenceModule` (and the trainer's gradient clip)."""
 
-    __pydantic_config__ = STRICT
+    __pydantic_config__ = LAX_SECTION
+
+
+def _strict_section(section: str, cls: type) -> BeforeValidator:
+    """A check that a mapping's keys and value types fit the dataclass `cls`, none converted."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: (hints[f.name], f.default) for f in dataclasses.fields(cls) if f.init}
+    schema = create_model(f"{cls.__name__}Types", __config__=STRICT, **fields)  # type: ignore[call-overload]
+
+    def check(raw: Any) -> Any:
+        if isinstance(raw, dict):
+            try:
+                schema.model_validate(raw)
+            except ValidationError as err:
+                raise ConfigError(f"{section}.{_one_line(err)}") from None
+        return raw
+
+    return BeforeValidator(check)
 
 
 class TrainerConfig(_Strict):
@@ -216,11 +243,13 @@ class TrackingConfig(_Strict):
 
 
 class Config(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: Annotated[str, AfterValidator(check_study_name)]
     seed: int = 0
     data: DataConfig
-    model: ModelConfig = ModelConfig()
-    optimizer: OptimizerConfig = OptimizerConfig()
+    model: Annotated[ModelConfig, _strict_section("model", ModelConfig)] = ModelConfig()
+    optimizer: Annotated[OptimizerConfig, _strict_section("optimizer", OptimizerConfig)] = (
+        OptimizerConfig()
+    )
     trainer: TrainerConfig = TrainerConfig()
     search: SearchConfig = SearchConfig()
     storage: str | None = None  # Optuna storage URL; null = journal:///optuna.journal here
@@ -291,8 +320,7 @@ def check_data_options(data: DataConfig) -> None:
                 f"data.{key} is not an option of data.name={data.name!r}; "
                 f"its options are {sorted(allowed)}"
             )
-    options = ConfigDict(extra="forbid", allow_inf_nan=False)
-    schema = create_model("DataOptions", __config__=options, **allowed)  # type: ignore[call-overload]
+    schema = create_model("DataOptions", __config__=STRICT, **allowed)  # type: ignore[call-overload]
     try:
         schema.model_validate(data.options())
     except ValidationError as err:
