@@ -9,68 +9,15 @@ are scored on one validation set against one naive baseline.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped,unused-ignore]
 
 from datamodules.base import SequenceDataModule, Splits
 from datamodules.catalog import CATALOG
+from datamodules.frames import read_table, sort_by_time
 from datamodules.options import CsvOptions, ForecastOptions, MacroOptions, SunspotsOptions
-from datamodules.sources import check_time_column, table_file
 from datamodules.tabular import window_splits
-
-READERS: dict[str, Callable[[str], pd.DataFrame]] = {
-    ".csv": pd.read_csv,
-    ".parquet": pd.read_parquet,
-}
-
-
-@functools.lru_cache(maxsize=8)
-def _read_cached(path: str, mtime_ns: int, size: int) -> pd.DataFrame:
-    # mtime and size are part of the key so an edited file is read again.
-    return READERS[Path(path).suffix.lower()](path)
-
-
-def read_table(path: str | None) -> pd.DataFrame:
-    """Read a .csv or .parquet file once per path and modification time; returns a copy."""
-    file = table_file(path)
-    stat = file.stat()
-    try:
-        frame = _read_cached(str(file.resolve()), stat.st_mtime_ns, stat.st_size)
-    except (ValueError, OSError) as exc:  # parser, encoding, Arrow and permission errors
-        raise ValueError(f"data.path {path!r} could not be read: {exc}") from exc
-    return frame.copy()  # the cached frame is shared by trials and must stay untouched
-
-
-def sort_by_time(frame: pd.DataFrame, time: str | None) -> pd.DataFrame:
-    """Order rows by the `time` column (numbers, or parsed as dates) and drop it."""
-    if time is None:
-        return frame
-    check_time_column([str(c) for c in frame.columns], time)
-    column = frame[time].reset_index(drop=True)
-    if not pd.api.types.is_numeric_dtype(column):
-        try:
-            column = pd.to_datetime(column)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"data.time column {time!r} could not be parsed as dates ({exc}); use ISO dates "
-                "such as 2024-01-31 or numbers"
-            ) from exc
-    if column.isna().any():
-        raise ValueError(
-            f"data.time column {time!r} is empty in {int(column.isna().sum())} rows; every row "
-            "needs a time"
-        )
-    repeated = column[column.duplicated()]
-    if len(repeated):
-        raise ValueError(
-            f"data.time column {time!r} repeats {repeated.iloc[0]}; the file must hold one row "
-            "per time step of a single series"
-        )
-    order = column.sort_values(kind="stable").index
-    return frame.iloc[order].drop(columns=time).reset_index(drop=True)
 
 
 class ForecastDataModule(SequenceDataModule):

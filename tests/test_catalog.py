@@ -9,7 +9,7 @@ import pytest
 from conftest import CONFIGS, tiny_raw, write_config
 from typer.testing import CliRunner
 
-from datamodules import forecast, tabular
+from datamodules import frames
 from datamodules.catalog import CATALOG
 from datamodules.options import MISSING_NAMES, TRANSFORM_NAMES
 from datamodules.registry import DATAMODULES, build_datamodule
@@ -57,9 +57,9 @@ def test_catalog_agrees_with_the_built_data(name: str, tmp_path: Path) -> None:
 
 
 def test_named_choices_match_the_handlers() -> None:
-    assert set(tabular.MISSING) == set(MISSING_NAMES)
-    assert set(tabular.TRANSFORMS) == set(TRANSFORM_NAMES)
-    assert set(forecast.READERS) == set(TABLE_SUFFIXES)
+    assert set(frames.MISSING) == set(MISSING_NAMES)
+    assert set(frames.TRANSFORMS) == set(TRANSFORM_NAMES)
+    assert set(frames.READERS) == set(TABLE_SUFFIXES)
 
 
 runner = CliRunner()
@@ -70,7 +70,7 @@ def _validate(tmp_path: Path, **data: Any) -> Any:
     return runner.invoke(app, ["validate", str(write_config(tmp_path, raw))])
 
 
-def test_validate_reads_only_the_header_of_a_csv(tmp_path: Path) -> None:
+def test_validate_names_a_missing_column_or_file(tmp_path: Path) -> None:
     table = tmp_path / "t.csv"
     table.write_text("day,a,b\n1,2.0,3.0\n")
     csv = {"name": "csv", "path": str(table), "time": "day", "seq_len": 4}

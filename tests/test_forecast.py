@@ -14,12 +14,8 @@ import torch
 
 from datamodules.base import Splits
 from datamodules.catalog import option_fields
-from datamodules.forecast import (
-    CsvDataModule,
-    MacroDataModule,
-    SunspotsDataModule,
-    read_table,
-)
+from datamodules.forecast import CsvDataModule, MacroDataModule, SunspotsDataModule
+from datamodules.frames import read_table
 from datamodules.tabular import window_splits
 
 

@@ -79,6 +79,9 @@ def run(
                 check_study_name(name, flag)
         cfg = _load(config, set_, tracking_uri)
         from sweeps.run import children
+        from sweeps.run.preflight import check_config
+
+        check_config(cfg)  # what validate refuses, refused before torch is imported
 
         count = children.workers_for(workers)
         spawned = [children.start() for _ in range(count if count > 1 else 0)]
@@ -149,17 +152,12 @@ def proxy(
 @exits
 def validate(config: ConfigArg, set_: SetOpt = None) -> None:
     """Check the config and print its space; exit 0 if valid, 2 if not, 1 if unusable here."""
-    # No torch here: the dataset's catalog entry stands in for its data, whose files are only
-    # looked at; only trainer.accelerator: gpu imports torch, to ask it for a device.
+    # No torch here: the dataset's catalog entry stands in for built-in data, and a user's table
+    # is read with pandas; only trainer.accelerator: gpu imports torch, to ask it for a device.
     cfg = _load(config, set_)
-    from sweeps.config.dataset import check_data_sources
-    from sweeps.run.preflight import check_accelerator
-    from sweeps.search.objectives import check_metric
-    from sweeps.search.space import check_space
+    from sweeps.run.preflight import check_config
 
-    check_space(cfg)
-    check_accelerator(cfg)
-    check_metric(cfg, check_data_sources(cfg.data))
+    check_config(cfg)
     typer.echo(
         f"{config}: valid (study {cfg.name!r}, data {cfg.data.name!r}, "
         f"{cfg.search.n_trials} trials, metric {_objectives(cfg)})"

@@ -36,12 +36,19 @@ def make_datamodule(config: Config, *, load: bool = False) -> SequenceDataModule
 
 
 def check_data_sources(data: DataConfig) -> DatasetInfo:
-    """The files the dataset reads exist and name the columns; returns its catalog entry."""
+    """The files the dataset reads exist, and a user's table meets every rule its windows do,
+    read without torch; returns the dataset's catalog entry."""
+    from datamodules.options import CsvOptions
     from datamodules.sources import check_sources
 
     info = dataset_info(data.name)
     try:
-        check_sources(resolve(info, data.seq_len, data.options())[0])
+        options, seq_len = resolve(info, data.seq_len, data.options())
+        check_sources(options)
+        if isinstance(options, CsvOptions):
+            from datamodules.frames import check_table  # pandas: only a table pays for it
+
+            check_table(options, seq_len)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     return info

@@ -35,6 +35,7 @@ from models.options import (
     check_diagnostics,
     check_max_epochs,
 )
+from sweeps.config.spelling import did_you_mean, keys_at
 from sweeps.errors import ConfigError, clip
 from sweeps.keys import check_study_name
 from sweeps.secrets import redact
@@ -273,15 +274,23 @@ class Config(_Strict):
         return yaml.safe_dump(self.public(), sort_keys=False)
 
 
-def _one_line(err: ValidationError) -> str:
-    first = err.errors()[0]
+# A model or optimizer key is reported as unexpected_keyword_argument: those sections are
+# dataclasses.
+UNKNOWN_KEY = ("extra_forbidden", "unexpected_keyword_argument")
+
+
+def _one_line(err: ValidationError, root: type[BaseModel] | None = None) -> str:
+    errors = err.errors()
+    # A mistyped key also leaves its right spelling missing: the typo is the one to name.
+    first = next((e for e in errors if e["type"] in UNKNOWN_KEY), errors[0])
     loc = ".".join(str(p) for p in first["loc"])
     if first["type"] == "value_error":  # our own rules: the message names the field already
         message = str(first["ctx"]["error"])
         return message if not loc or message.startswith(loc) else f"{loc}: {message}"
-    if first["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # a model or
-        # optimizer key: those sections are dataclasses, which pydantic reports so
-        return f"{loc} is not a known key; check its spelling (unknown keys are errors)"
+    if first["type"] in UNKNOWN_KEY:
+        *section, key = first["loc"]
+        hint = did_you_mean(str(key), keys_at(root or Config, section))
+        return f"{loc} is not a known key{hint or '; check its spelling'} (unknown keys are errors)"
     if first["type"] == "missing":
         return f"{loc} is required"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
@@ -316,15 +325,16 @@ def check_data_options(data: DataConfig) -> None:
     allowed = option_fields(data.name)
     for key in data.options():
         if key not in allowed:
+            hint = did_you_mean(key, [*allowed, "seq_len", "batch_size"])
             raise ConfigError(
-                f"data.{key} is not an option of data.name={data.name!r}; "
-                f"its options are {sorted(allowed)}"
+                f"data.{key} is not an option of data.name={data.name!r} (its options are "
+                f"{sorted(allowed)}){hint}"
             )
     schema = create_model("DataOptions", __config__=STRICT, **allowed)  # type: ignore[call-overload]
     try:
         schema.model_validate(data.options())
     except ValidationError as err:
-        raise ConfigError("data." + _one_line(err)) from None
+        raise ConfigError("data." + _one_line(err, schema)) from None
     try:
         resolve(info, data.seq_len, data.options())
     except ValueError as err:

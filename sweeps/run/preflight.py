@@ -18,6 +18,7 @@ from sweeps.errors import ConfigError, UnavailableError, clip
 CONNECT_TIMEOUT_S = 5  # seconds a store may take to answer the preflight
 
 if TYPE_CHECKING:
+    from datamodules.catalog import DatasetInfo
     from sweeps.config.schema import Config
 
 
@@ -33,6 +34,22 @@ def check_accelerator(config: Config) -> None:
         "trainer.accelerator is 'gpu', but this machine has no CUDA or MPS device that torch "
         f"can use (torch {torch.__version__}); set trainer.accelerator: cpu (or auto)"
     )
+
+
+def check_config(config: Config) -> DatasetInfo:
+    """Everything `sweep validate` checks, with no store and no torch: the space, the device,
+    the data (a user's table read and cut as the trials will) and the metric.
+
+    `sweep run` checks this before it imports torch, so a bad config fails at once."""
+    from sweeps.config.dataset import check_data_sources
+    from sweeps.search.objectives import check_metric
+    from sweeps.search.space import check_space
+
+    check_space(config)
+    check_accelerator(config)
+    info = check_data_sources(config.data)
+    check_metric(config, info)
+    return info
 
 
 def check_folder(folder: Path, what: str, fix: str) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from datamodules.catalog import option_fields
 from sweeps.config.loader import with_values
 from sweeps.config.schema import Config, ParamSpec
+from sweeps.config.spelling import did_you_mean, keys_at
 from sweeps.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -109,6 +111,19 @@ def tree_lines(config: Config) -> list[str]:
     return lines
 
 
+def unknown_path(config: Config, path: str) -> str | None:
+    """Why a dotted path names no field of the config, with the nearest that it does; or None."""
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        known = keys_at(Config, parts[:depth])
+        if parts[:depth] == ["data"]:
+            known += list(option_fields(config.data.name))
+        if part not in known:
+            prefix = "".join(f"{p}." for p in parts[:depth])
+            return f"{path} is not a known key{did_you_mean(part, known, prefix)}"
+    return None
+
+
 def _check_when(config: Config, name: str, spec: ParamSpec) -> None:
     where = f"search.space.{name}.when"
     for field, allowed in (spec.when or {}).items():
@@ -116,12 +131,13 @@ def _check_when(config: Config, name: str, spec: ParamSpec) -> None:
             raise ConfigError(f"{where} reads {name} itself; name another field")
         if not isinstance(allowed, list) or not allowed:
             raise ConfigError(f"{where}.{field} must list the values, e.g. [2, 3]")
+        unknown = unknown_path(config, field)
+        if unknown:
+            raise ConfigError(f"{where} reads {field}, but {unknown}")
         try:
             get_dotted(config, field)
-        except ConfigError:
-            raise ConfigError(
-                f"{where} reads {field}, which is not a field of the config"
-            ) from None
+        except ConfigError:  # a dataset option left at its default: no value in the config
+            raise ConfigError(f"{where} reads {field}; set it in the config to read it") from None
         parent = config.search.space.get(field)
         if parent is not None and parent.type == "categorical":
             never = [v for v in allowed if v not in (parent.choices or [])]
@@ -190,8 +206,12 @@ def check_space(config: Config) -> None:
         root = name.split(".")[0]
         if root not in SEARCHABLE:
             raise ConfigError(
-                f"search.space.{name} must point into one of {list(SEARCHABLE)}, e.g. optimizer.lr"
+                f"search.space.{name} must point into one of {list(SEARCHABLE)}, e.g. "
+                f"optimizer.lr{did_you_mean(root, SEARCHABLE)}"
             )
+        unknown = unknown_path(config, name)
+        if unknown:
+            raise ConfigError(f"search.space.{name}: {unknown}")
         _check_when(config, name, spec)
         # a conditional value is checked where it is searched: with its condition's values
         context = {field: allowed[0] for field, allowed in (spec.when or {}).items() if allowed}
