@@ -102,7 +102,7 @@ def _strict_section(section: str, cls: type) -> BeforeValidator:
             try:
                 schema.model_validate(raw)
             except ValidationError as err:
-                raise ConfigError(f"{section}.{_one_line(err)}") from None
+                raise ConfigError(f"{section}.{_one_line(err, schema)}") from None
         return raw
 
     return BeforeValidator(check)
