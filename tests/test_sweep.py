@@ -78,18 +78,28 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
     assert sum("COMPLETE" in line for line in lines) == 3
 
 
+def _times(info: Any) -> tuple[int, int]:
+    return info.start_time, info.end_time
+
+
 def test_rerun_resumes_to_the_total_and_then_says_done(workdir: Path) -> None:
     config = validate(tiny_raw())
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
     first = run_sweep(config, storage=STORAGE, report=lambda _: None)
     assert not (workdir / "sweep-checkpoints").exists()  # every trial ended: nothing to resume
+    ended = client.get_run(first.parent_run_id).info
     again = run_sweep(config, storage=STORAGE, report=lambda _: None)
     assert again.already_done and again.counts == {"COMPLETE": 3}
+    rerun = client.get_run(first.parent_run_id).info  # a rerun that ran nothing: times kept
+    assert (rerun.status, rerun.start_time, rerun.end_time) == ("FINISHED", *_times(ended))
     more = with_values(config, {})
     more.search.n_trials = 5
     resumed = run_sweep(more, storage=STORAGE, report=lambda _: None)
     assert sum(resumed.counts.values()) == 5
     assert resumed.parent_run_id == first.parent_run_id  # one parent run per study
-    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    extended = client.get_run(first.parent_run_id).info  # same start, a later end
+    assert extended.status == "FINISHED" and extended.start_time == ended.start_time
+    assert extended.end_time > ended.end_time
     children = [r for r in _runs(client, "tiny") if "mlflow.parentRunId" in r.data.tags]
     assert len(children) == 5
 

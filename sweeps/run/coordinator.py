@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config.dataset import make_datamodule
 from sweeps.config.schema import Config
@@ -88,8 +88,13 @@ def run_sweep(
     Leaderboard(tracker.client, tracker.experiment_id, parent_id, config.search.metric)(study)
     trials = study.get_trials(deepcopy=False)
     if (stopped or budget_used(trials) >= config.search.n_trials) and not _active(study):
-        _close_parent(tracker, parent_id, study, lock, status="FINISHED", report=report)
+        if not tracker.parent_finished(parent_id):  # a sweep that ended without closing it
+            end = _last_end_ms(trials)
+            _close_parent(
+                tracker, parent_id, study, lock, status="FINISHED", report=report, end=end
+            )
         return _summary(study, url, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True)
+    tracker.resume_parent(parent_id)
     report(
         f"study {name!r} in {redact(url)}; MLflow experiment {config.name!r} at "
         f"{redact(tracker.uri)}; "
@@ -223,15 +228,23 @@ def _close_parent(
     *,
     status: str,
     report: Echo,
+    end: int | None = None,
 ) -> None:
-    """End the parent run, unless a trial still runs elsewhere: its coordinator closes it."""
+    """End the parent run (at `end`, unix ms, or now), unless a trial still runs elsewhere:
+    its coordinator closes it."""
     with lock():
         if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             return
         if status != "KILLED":  # stopping: no new work after a signal
             _attach_report(tracker, parent_id, study, report)
             _attach_plots(tracker, study, report)
-        tracker.close_parent(parent_id, study, status=status)
+        tracker.close_parent(parent_id, study, status=status, end_ms=end)
+
+
+def _last_end_ms(trials: list[FrozenTrial]) -> int | None:
+    """When the study's last trial ended, in unix ms: the end of a sweep that is done."""
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    return int(max(ends).timestamp() * 1000) if ends else None
 
 
 def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Echo) -> None:

@@ -102,18 +102,19 @@ class Tracker:
                 self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def open_parent(self, study: optuna.Study, config: Config, storage: str) -> str:
-        """The study's parent run: reopened on resume, created (and linked) the first time.
+        """The study's parent run: found again on a rerun, created (and linked) the first time.
 
         Call it under the study's lock: it reads, then may write, the study's PARENT_ATTR. A
-        tracking store that lost the parent (replaced, or another server) gets a new one.
+        tracking store that lost the parent (replaced, or another server) gets a new one. A
+        parent found again keeps its status and times: `resume_parent` reopens it only when
+        trials are about to run, so a rerun of a finished study leaves its times alone.
         """
         from mlflow.exceptions import MlflowException
 
         run_id = study.user_attrs.get(PARENT_ATTR)
         if run_id is not None:
             try:
-                if self.client.get_run(str(run_id)).info.status != "RUNNING":
-                    self.client.update_run(str(run_id), status="RUNNING")
+                self.client.get_run(str(run_id))
                 return str(run_id)
             except MlflowException:
                 self.lost_parent = str(run_id)
@@ -131,8 +132,21 @@ class Tracker:
         study.set_user_attr(PARENT_ATTR, run_id)
         return str(run_id)
 
-    def close_parent(self, run_id: str, study: optuna.Study, *, status: str) -> None:
-        """Tag the best trial and its params so far, and end the parent run.
+    def resume_parent(self, run_id: str) -> None:
+        """Trials are about to run: the parent runs again. It keeps its start time; its end
+        time moves to this sweep's end, so its duration spans every session, pauses included."""
+        if self.client.get_run(run_id).info.status != "RUNNING":
+            self.client.update_run(run_id, status="RUNNING")
+
+    def parent_finished(self, run_id: str) -> bool:
+        """Whether the parent run was already ended as FINISHED (a rerun must not end it again)."""
+        return bool(self.client.get_run(run_id).info.status == "FINISHED")
+
+    def close_parent(
+        self, run_id: str, study: optuna.Study, *, status: str, end_ms: int | None = None
+    ) -> None:
+        """Tag the best trial and its params so far, and end the parent run (at `end_ms`, unix
+        milliseconds, or now).
 
         The best value itself is logged once per finished trial by the leaderboard, so a
         resume that runs nothing adds nothing.
@@ -150,7 +164,7 @@ class Tracker:
                     *[RunTag(f"best.{k}", str(v)) for k, v in best.params.items()],
                 ],
             )
-        self.client.set_terminated(run_id, status=status)
+        self.client.set_terminated(run_id, status=status, end_time=end_ms)
 
     def close_reaped(self, trial: FrozenTrial, reason: str) -> None:
         """A dead worker's trial: its run never ended, so end it KILLED with the reason."""
