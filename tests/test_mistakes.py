@@ -155,3 +155,62 @@ def test_a_valid_table_passes_validate(tmp_path: Path) -> None:
     data = {"name": "csv", "path": str(path), "target": "y", "time": "t", "seq_len": 5}
     result = runner.invoke(app, ["validate", str(write_config(tmp_path, tiny_raw(data=data)))])
     assert result.exit_code == 0, result.output
+
+
+def _studies(folder: Path, *names: str) -> None:
+    import optuna
+
+    from sweeps.stores.storage import DEFAULT_STORAGE, open_storage
+
+    store = open_storage(DEFAULT_STORAGE)  # the journal in the working folder
+    for name in names:
+        study = optuna.create_study(study_name=name, storage=store)
+        trial = study.ask()
+        trial.suggest_float("optimizer.lr", 1e-3, 1e-1, log=True)
+        study.tell(trial, 0.25)
+
+
+@pytest.mark.parametrize("command", ["status", "best"])
+def test_a_folder_with_one_study_needs_no_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _studies(tmp_path, "only")
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 0, result.output
+    assert "best: trial 0, value 0.25" in result.output
+
+
+def test_several_studies_are_named_and_none_is_guessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _studies(tmp_path, "first", "second")
+    line = _refused_args(["status"])
+    assert "holds 2 studies ['first', 'second']" in line and "--study NAME" in line, line
+
+
+def test_a_folder_without_a_study_says_so_and_creates_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for command in ("status", "best", "report"):
+        line = _refused_args([command])
+        assert "no study here" in line and "optuna.journal does not exist" in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
+def _refused_args(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    return result.output.strip()
+
+
+@pytest.mark.slow
+def test_report_without_a_config_says_where_it_wrote(workdir: Path) -> None:
+    _studies(workdir, "only")
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    assert f"wrote {(workdir / 'report.html').resolve()} (" in result.output
+    assert '"study": "only"' in (workdir / "report.html").read_text()

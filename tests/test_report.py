@@ -144,7 +144,7 @@ def test_report_command_reads_without_torch(workdir: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
-    assert "wrote r.html" in done.stdout
+    assert f"wrote {(workdir / 'r.html').resolve()} (" in done.stdout  # where, in full
     assert '"study": "wide"' in (workdir / "r.html").read_text()
 
 

@@ -30,5 +30,9 @@ WorkersOpt = Annotated[
     typer.Option(help="Worker processes on this machine: a number, or auto (one per core)."),
 ]
 OptionalConfig = Annotated[
-    Path | None, typer.Argument(help="The sweep's config (or use --study).", show_default=False)
+    Path | None,
+    typer.Argument(
+        help="The sweep's config; or --study NAME; left out, the storage's only study.",
+        show_default=False,
+    ),
 ]

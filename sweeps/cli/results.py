@@ -24,18 +24,15 @@ results_app = typer.Typer()
 
 
 def _open(config: Path | None, study: str | None, storage: str | None) -> Any:
-    """Load an existing study named by a config or by --study and --storage."""
-    from sweeps.search.study import load_existing
+    """Load an existing study named by a config or by --study, else the storage's only study."""
+    from sweeps.search.study import load_existing, only_study
     from sweeps.stores.storage import DEFAULT_STORAGE
 
     if study is not None:
         check_study_name(study, "--study")
     cfg = _shallow(config) if config is not None else None
-    name = study or (cfg.name if cfg else None)
-    if name is None:
-        raise ConfigError("give a CONFIG, or --study NAME (and --storage URL)")
     url = storage or (cfg.storage if cfg else None) or DEFAULT_STORAGE
-    return load_existing(name, url)
+    return load_existing(study or (cfg.name if cfg else None) or only_study(url), url)
 
 
 @results_app.command()
@@ -138,7 +135,8 @@ def report(
         write_report(st, out, read_client(uri))
     except OSError as err:
         raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
-    typer.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB); open it in any browser")
+    size = out.stat().st_size // 1024
+    typer.echo(f"wrote {out.resolve()} ({size} KiB); open it in any browser")
 
 
 @results_app.command()

@@ -17,7 +17,7 @@ from sweeps.search.pruners import make_pruner
 from sweeps.search.ranking import ranked
 from sweeps.search.space import grid
 from sweeps.secrets import redact
-from sweeps.stores.storage import open_storage
+from sweeps.stores.storage import local_file, open_storage
 
 MAX_FAILURES_IN_A_ROW = 3
 
@@ -160,6 +160,20 @@ def load_existing(name: str, storage: str) -> optuna.Study:
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(store)]
         raise ConfigError(f"no study {name!r} in {redact(storage)}; it holds {names}") from None
+
+
+def only_study(storage: str) -> str:
+    """The name of the one study a storage holds; a ConfigError when it holds none or several."""
+    fix = "give a CONFIG, or --study NAME (and --storage URL)"
+    file = local_file(storage)
+    if file is not None and not file.exists():  # opening it would create an empty store
+        raise ConfigError(f"no study here: {file} does not exist; run a sweep first, or {fix}")
+    names = sorted(s.study_name for s in optuna.get_all_study_summaries(open_storage(storage)))
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ConfigError(f"{redact(storage)} holds no study; run a sweep first, or {fix}")
+    raise ConfigError(f"{redact(storage)} holds {len(names)} studies {names}; {fix}")
 
 
 def no_completed_trial(study: optuna.Study) -> str:

@@ -52,6 +52,11 @@ def _local_path(url: str) -> Path:
     return Path(url.split(":///", 1)[1]).resolve()
 
 
+def local_file(url: str) -> Path | None:
+    """The file of an embedded store (journal or SQLite) on this machine; None for a server."""
+    return _local_path(url) if scheme(url) in ("journal", "sqlite") else None
+
+
 def _rdb(url: str) -> optuna.storages.BaseStorage:
     # Two processes creating the tables of a new database at once collide (PostgreSQL:
     # "duplicate key value violates unique constraint pg_type_typname_nsp_index").
