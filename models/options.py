@@ -14,6 +14,15 @@ from dataclasses import dataclass
 CELL_NAMES = ("gru", "lstm", "peephole", "rnn")  # the keys of models.cells.GATES
 IMPLS = ("fused", "torch", "reference")
 NONLINEARITIES = ("tanh", "relu")
+# model.init: how the recurrent weights start (models/init.py). torch: torch's own uniform
+# draw; forget_bias: the keep gate's effective bias (b_ih + b_hh on the LSTM's forget slice, the
+# GRU's update slice) set to model.forget_bias; chrono: keep-gate biases log U[1, T_max - 1]
+# (Tallec & Ollivier 2018); identity: the IRNN (Le et al. 2015), a ReLU RNN with W_hh = I.
+INITS = ("torch", "forget_bias", "chrono", "identity")
+GATED = ("lstm", "peephole", "gru")  # the cells with a keep gate, models.cells.MEMORY_GATE
+# model.init left out: each cell's default.
+DEFAULT_INIT = {"lstm": "forget_bias", "peephole": "forget_bias", "gru": "torch", "rnn": "torch"}
+FORGET_BIAS = 1.0
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULER_NAMES = ("none", "cosine", "step", "plateau")
 
@@ -44,6 +53,14 @@ class NetOptions:
     dropout: float = 0.0
     nonlinearity: str = "tanh"
     embedding_dim: int = 16
+    init: str | None = None  # None: the cell's default, DEFAULT_INIT
+    forget_bias: float = FORGET_BIAS  # with init forget_bias: the keep gate's effective bias
+    chrono_tmax: int | None = None  # with init chrono: T_max; None: the data's sequence length
+
+    @property
+    def initialisation(self) -> str:
+        """model.init, or the cell's default when it is left out."""
+        return self.init if self.init is not None else DEFAULT_INIT[self.cell]
 
     def __post_init__(self) -> None:
         _choice("model.cell", self.cell, CELL_NAMES)
@@ -61,6 +78,35 @@ class NetOptions:
                 raise ValueError(f"model.{name} must be >= 1, but got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), but got {self.dropout}")
+        self._check_init()
+
+    def _check_init(self) -> None:
+        if self.init is not None:
+            _choice("model.init", self.init, INITS)
+        init = self.initialisation
+        if init == "identity" and (self.cell, self.nonlinearity) != ("rnn", "relu"):
+            raise ValueError(
+                f"model.init 'identity' is the IRNN: it needs cell 'rnn' with nonlinearity "
+                f"'relu', but got cell {self.cell!r} with {self.nonlinearity!r}"
+            )
+        if init in ("forget_bias", "chrono") and self.cell not in GATED:
+            raise ValueError(
+                f"model.init {init!r} sets a keep gate's bias, which cell {self.cell!r} lacks: "
+                f"use it with {list(GATED)}, or set model.init to 'torch' or 'identity'"
+            )
+        _finite("model.forget_bias", self.forget_bias)
+        if self.forget_bias != FORGET_BIAS and init != "forget_bias":
+            raise ValueError(
+                f"model.forget_bias applies only with model.init 'forget_bias', but model.init "
+                f"is {init!r}; leave model.forget_bias out or set model.init: forget_bias"
+            )
+        if self.chrono_tmax is not None and init != "chrono":
+            raise ValueError(
+                f"model.chrono_tmax applies only with model.init 'chrono', but model.init is "
+                f"{init!r}; leave model.chrono_tmax out or set model.init: chrono"
+            )
+        if self.chrono_tmax is not None and self.chrono_tmax < 2:
+            raise ValueError(f"model.chrono_tmax must be >= 2, but got {self.chrono_tmax}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from models.cells import ReferenceRecurrent, Trace, parameter_count
 from models.fused import fits, fused_forward
+from models.init import initialise
 from models.options import NET, NetOptions
 from models.padded import padded_fits, padded_forward
 
@@ -38,7 +39,9 @@ class RecurrentNet(nn.Module):
         *,
         vocab_size: int | None = None,
         every_step: bool = False,
+        steps: int | None = None,
     ) -> None:
+        """`steps`: the data's sequence length, T_max of `model.init: chrono` by default."""
         super().__init__()
         _check_data_sizes(n_inputs, n_outputs, vocab_size)
         cell, hidden_size, num_layers = options.cell, options.hidden_size, options.num_layers
@@ -89,8 +92,7 @@ class RecurrentNet(nn.Module):
         # Always regularise the top layer's output too, so one-layer models feel `dropout`.
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * self.num_directions, n_outputs)
-        if cell in ("lstm", "peephole"):
-            _init_forget_bias(self.rnn, hidden_size)
+        initialise(self.rnn, options, hidden_size, steps)
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, trace: Trace | None = None
@@ -173,19 +175,6 @@ def matched_hidden_size(
         hidden += 1
     above = hidden + 1  # the first size past the target may be the closer one
     return above if total(above) - n_params < n_params - total(hidden) else hidden
-
-
-def _init_forget_bias(lstm: nn.Module, hidden_size: int) -> None:
-    # A forget-gate bias of 1 keeps the cell state flowing early in training, so gradients
-    # reach far-back steps before the gate has learned anything (Jozefowicz et al. 2015).
-    # torch orders LSTM gates (input, forget, cell, output) and adds bias_ih + bias_hh, so the
-    # forget slice of one is set to 1 and the other to 0.
-    forget = slice(hidden_size, 2 * hidden_size)
-    for name, param in lstm.named_parameters():
-        if name.startswith("bias_ih"):
-            param.data[forget] = 1.0
-        elif name.startswith("bias_hh"):
-            param.data[forget] = 0.0
 
 
 def _check_data_sizes(n_inputs: int, n_outputs: int, vocab_size: int | None) -> None:

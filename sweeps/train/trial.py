@@ -87,14 +87,18 @@ def baseline_tags(spec: DataSpec) -> dict[str, str]:
     return {f"baseline.{name}": f"{value:.6g}" for name, value in spec.baselines.items()}
 
 
-def make_module(config: Config, spec: DataSpec) -> SequenceModule:
-    """The network for this data, wrapped with loss, metrics and optimizer."""
+def make_module(config: Config, spec: DataSpec, steps: int | None = None) -> SequenceModule:
+    """The network for this data, wrapped with loss, metrics and optimizer.
+
+    `steps`: the data's sequence length, which `model.init: chrono` takes as its T_max.
+    """
     net = RecurrentNet(
         spec.n_inputs,
         spec.n_outputs,
         config.model,
         vocab_size=spec.vocab_size,
         every_step=spec.every_step,
+        steps=steps,
     )
     return SequenceModule(
         net,
@@ -130,7 +134,7 @@ def train(
     baseline = datamodule.spec.baselines.get(config.search.metric)
     if trial is not None and baseline is not None:  # for `sweep status`: who stayed at it
         trial.set_user_attr(BASELINE_ATTR, baseline)
-    module = make_module(config, datamodule.spec)
+    module = make_module(config, datamodule.spec, steps=datamodule.splits.train.x.shape[1])
     if run is not None:  # beside the values, so a reader sees whether the model beats them
         run.log_summary({}, baseline_tags(datamodule.spec))
     metric, mode = config.search.metric, config.search.direction[:3]
