@@ -24,7 +24,7 @@ from models.recurrent import RecurrentNet
 from sweeps.config.schema import validate
 from sweeps.errors import ConfigError
 from sweeps.train.callbacks import EpochCurves
-from sweeps.train.diagnosis import DiagnosticsLog
+from sweeps.train.diagnosis import INITIAL, DiagnosticsLog
 
 SEQ = 12
 
@@ -129,12 +129,13 @@ class _StopAfter(pl.Callback):
             trainer.should_stop = True
 
 
-def _fit(callbacks: list[pl.Callback], max_epochs: int = 2) -> SequenceModule:
+def _fit(callbacks: list[pl.Callback], max_epochs: int = 2, **options: Any) -> SequenceModule:
     pl.seed_everything(0, verbose=False)
     dm = AddingDataModule(seq_len=SEQ, batch_size=32, n_train=128, n_val=64, n_test=64)
     dm.setup("fit")
     module = SequenceModule(
-        RecurrentNet(2, 1, NetOptions(cell="lstm", hidden_size=6)), task="regression"
+        RecurrentNet(2, 1, NetOptions(cell="lstm", hidden_size=6, **options), steps=SEQ),
+        task="regression",
     )
     trainer = pl.Trainer(
         max_epochs=max_epochs,
@@ -157,10 +158,10 @@ def test_callback_logs_probed_epochs_and_saves_artifacts_without_changing_traini
     plain = _fit([])
     for a, b in zip(probed.parameters(), plain.parameters(), strict=True):
         assert torch.equal(a, b)  # the probe draws no random numbers and touches no weight
-    assert sorted(run.epochs) == [0, 1]
+    assert sorted(run.epochs) == [INITIAL, 0, 1]
     assert {"diag.l0.f.mean", "diag.l0.timescale", "diag.l0.rho.f"} <= set(run.epochs[1])
     data = json.loads((tmp_path / "diagnostics" / "grad_over_time.json").read_text())
-    assert data["epochs"] == [0, 1] and len(data["curves"]["l0"][1]) == SEQ
+    assert data["epochs"] == [INITIAL, 0, 1] and len(data["curves"]["l0"][1]) == SEQ
     assert (tmp_path / "diagnostics" / "grad_over_time.png").stat().st_size > 1000
 
 
@@ -191,13 +192,42 @@ def test_probed_epochs_follow_the_schedule_and_end_on_the_last(
     sink = EpochCurves(run)
     stops = [] if stop is None else [_StopAfter(stop)]
     _fit([sink, DiagnosticsLog(run, every=every, sink=sink), *stops], max_epochs=7)
-    assert sorted(run.epochs) == list(range(7 if stop is None else stop + 1))
+    assert sorted(run.epochs) == [INITIAL, *range(7 if stop is None else stop + 1)]
     diag = [epoch for epoch, names in run.calls if "diag.l0.f.mean" in names]
-    assert diag == probed  # each at its own epoch, as MLflow steps
-    # In the epoch's own batch, unless the probe ran at train end, after that batch went.
-    assert [epoch for epoch, names in run.calls if "val_loss" not in names] == alone
+    assert diag == [INITIAL, *probed]  # each at its own epoch, as MLflow steps
+    # In the epoch's own batch, unless the probe ran before training or at train end.
+    assert [epoch for epoch, names in run.calls if "val_loss" not in names] == [INITIAL, *alone]
     data = json.loads((tmp_path / "diagnostics" / "grad_over_time.json").read_text())
-    assert data["epochs"] == probed and len(data["curves"]["l0"]) == len(probed)
+    assert data["epochs"] == [INITIAL, *probed]
+    assert len(data["curves"]["l0"]) == len(probed) + 1
+
+
+@pytest.mark.parametrize(
+    ("init", "keep"), [("torch", (0.3, 0.7)), ("forget_bias", (0.8, 0.95)), ("chrono", (0.6, 1))]
+)
+def test_the_initial_probe_shows_what_the_init_gave_the_cell(
+    tmp_path: Path, init: str, keep: tuple[float, float]
+) -> None:
+    """Before the first update, the forget gate's mean is about sigmoid(effective bias)."""
+    run: Any = _Run(tmp_path)
+    options = {"init": init} | ({"forget_bias": 2.0} if init == "forget_bias" else {})
+    _fit([DiagnosticsLog(run)], max_epochs=1, **options)
+    first = run.calls[0]
+    assert first[0] == INITIAL
+    mean = run.epochs[INITIAL]["diag.l0.f.mean"]
+    assert keep[0] < mean < keep[1]
+    if init != "torch":  # a longer memory than torch's half-life of about a step
+        assert run.epochs[INITIAL]["diag.l0.timescale"] > 3
+
+
+def test_a_resumed_trial_is_not_probed_before_its_first_update(tmp_path: Path) -> None:
+    class Resumed(pl.Callback):
+        def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            trainer.fit_loop.epoch_progress.current.completed = 1  # as a restored checkpoint
+
+    run: Any = _Run(tmp_path)
+    _fit([Resumed(), DiagnosticsLog(run)], max_epochs=3)
+    assert INITIAL not in run.epochs and run.epochs
 
 
 @pytest.mark.parametrize("bad", ["4", 0, -2, 2.5, "every", None])
@@ -252,7 +282,7 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
             child.info.run_id,
             "diag.l0.rho" if child.data.params["model.cell"] == "rnn" else "diag.grad_first_last",
         )
-        assert sorted(m.step for m in steps) == [0, 2]
+        assert sorted(m.step for m in steps) == [INITIAL, 0, 2]  # and before the first update
         names = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
         figure = {"diagnostics/grad_over_time.png"} if child.info.run_id in drawn else set()
         assert names == {"diagnostics/grad_over_time.json"} | figure

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from sweeps.train.callbacks import EpochCurves
 
 PROBE_SIZE = 64  # sequences in the probe batch: the first ones of the validation split
+# The MLflow step (and the artifact's epoch) of the probe before the first update: what the
+# initialisation gave the cell, one step before epoch 0's.
+INITIAL = -1
 ARTIFACT_DIR = "diagnostics"
 CURVE_NAME = "grad_over_time"
 
@@ -30,8 +33,9 @@ class DiagnosticsLog(pl.Callback):
     """After the validations of a schedule, probes the model on a fixed batch.
 
     `every` reads as `trainer.diagnostics`: true or "log" probes after epochs 0, 1, 2, 4, 8, ...,
-    an integer N after every N-th; always also after the last epoch (at max_epochs, or at train
-    end when training stopped early; a pruned trial has no last epoch).
+    an integer N after every N-th; always also before the first update (as epoch INITIAL, on a
+    trial that starts fresh, not on one resumed from a checkpoint) and after the last epoch (at
+    max_epochs, or at train end when training stopped early; a pruned trial has no last epoch).
     Logs the `diag.*` metrics as that epoch's values (with a `sink`, in the same MLflow call as
     the epoch's own metrics) and, when training ends (pruned included), saves the
     gradient-over-time curves as `diagnostics/grad_over_time.json`, and as `.png` with `plot`.
@@ -70,6 +74,10 @@ class DiagnosticsLog(pl.Callback):
         first = next(iter(loader))  # validation is never shuffled
         self._batch = tuple(t[: self.probe_size].to(pl_module.device) for t in first)
         self._twin = ProbeTwin(pl_module.net)  # type: ignore[arg-type]
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._twin is not None and trainer.global_step == 0 and trainer.current_epoch == 0:
+            self._probe(pl_module, INITIAL)  # sent alone: no epoch's metrics exist yet
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or self._twin is None:
@@ -182,7 +190,9 @@ def plot_grad_over_time(data: dict[str, Any], path: Path, title: str = "") -> No
     for ax, key in zip(axes[0], keys, strict=True):
         for i, curve in enumerate(data["curves"][key]):
             shade = cmap(i / max(len(epochs) - 1, 1))
-            label = f"epoch {epochs[i]}" if i in (0, len(epochs) - 1) else None
+            label = None
+            if i in (0, len(epochs) - 1):
+                label = "initial" if epochs[i] == INITIAL else f"epoch {epochs[i]}"
             ax.plot([max(v, 1e-30) for v in curve], color=shade, label=label)
         ax.set_yscale("log")
         ax.set_xlabel("time step t")
