@@ -11,8 +11,10 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from pytorch_lightning.core.optimizer import LightningOptimizer
+from pytorch_lightning.plugins.precision import Precision
 from pytorch_lightning.utilities.types import OptimizerLRScheduler
 from torch import Tensor
+from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from models.epochs import Batch, Epoch
@@ -68,6 +70,7 @@ class SequenceModule(pl.LightningModule):
         self.register_buffer("target_std", std, persistent=False)
         self.grad_clip = options.grad_clip
         self._sums: dict[str, dict[str, Tensor | float]] = {}
+        self._step_stats: dict[str, Tensor | float] = {}  # the current step's, for _clip
         # The step is written out below (zero_grad, backward, clip, step) rather than left to
         # Lightning's automatic loop: its closure and per-step hooks cost more than the step
         # itself on a small model, which is most of the overhead seen on a GPU. For the same
@@ -93,15 +96,29 @@ class SequenceModule(pl.LightningModule):
         accumulator, on the device."""
         opt = self.optimizers()
         assert isinstance(opt, LightningOptimizer)  # one optimizer, from configure_optimizers
+        mixed = type(self.trainer.precision_plugin) is not Precision
         for one in self._batches(batch):
             loss, stats = self._score(one, full=False)
             opt.zero_grad(set_to_none=True)
-            # Plain backward, not manual_backward: with 32-bit precision on one device the
-            # latter adds only its before/after-backward hook rounds, which no callback uses.
-            loss.backward()  # type: ignore[no-untyped-call]
-            self._clip(stats)
+            if mixed:  # through the plugin: it scales a 16-mixed loss
+                self.manual_backward(loss)
+            else:  # the plugin's backward is the loss's own; this skips its hook rounds
+                loss.backward()  # type: ignore[no-untyped-call]
+            # The plugin unscales the gradients (16-mixed), then calls on_before_optimizer_step,
+            # which clips them, then steps (or skips a step whose gradients overflowed).
+            self._step_stats = stats
             opt.step()
             self._accumulate("train", stats)
+
+    def on_before_optimizer_step(self, optimizer: Optimizer) -> None:
+        """Clip the step's gradients, unscaled first under 16-mixed."""
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            # Lightning leaves a fused optimizer's gradients scaled, for its kernel to unscale
+            # as it steps: clipping them so would clip by a norm 2**16 times too large.
+            # Unscaled here, the scaler tells the kernel so, and still skips an overflowed step.
+            scaler.unscale_(optimizer)
+        self._clip(self._step_stats)
 
     def validation_step(self, batch: Batch | Epoch, batch_idx: int) -> None:
         """Accumulate the validation sums of one batch (of each batch of an Epoch)."""
@@ -117,6 +134,11 @@ class SequenceModule(pl.LightningModule):
         """The batches of one Lightning step, on the module's device (models/epochs.py)."""
         if not isinstance(batch, Epoch):
             return (batch,)  # Lightning's own loop moved it
+        if self.trainer.world_size != 1:  # each process would train on every batch
+            raise ValueError(
+                f"an Epoch (models/epochs.py) serves one device, but the trainer runs "
+                f"{self.trainer.world_size} processes; give Lightning the epoch's loader itself"
+            )
         device = self.device
         return (tuple(t.to(device, non_blocking=True) for t in one) for one in batch)
 
@@ -190,7 +212,9 @@ class SequenceModule(pl.LightningModule):
     ) -> tuple[Tensor, dict[str, Tensor | float]]:
         x, y, *rest = batch
         lengths = rest[0] if rest else None
-        out = self.net(x, lengths)
+        # float32 from here on: under mixed precision the net's output is 16-bit, and the
+        # loss and the epoch's sums are kept at full precision.
+        out = self.net(x, lengths).float()
         mask = None
         if self.every_step and lengths is not None:
             steps = torch.arange(x.shape[1], device=out.device)

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from models.cells import ReferenceRecurrent, Trace, parameter_count
 from models.fused import fits, fused_forward
@@ -113,7 +113,7 @@ class RecurrentNet(nn.Module):
             if self.impl == "fused" and fits(self.rnn, inputs):
                 out, state = fused_forward(self.rnn, inputs)  # type: ignore[arg-type]
             else:
-                out, state = self.rnn(inputs)
+                out, state = self._torch_rnn(inputs)
         elif self.impl == "fused" and padded_fits(self.rnn, inputs):
             out, state = padded_forward(self.rnn, inputs, lengths)  # type: ignore[arg-type]
         else:
@@ -121,13 +121,25 @@ class RecurrentNet(nn.Module):
             packed = pack_padded_sequence(
                 inputs, lengths.to("cpu", dtype=torch.long), batch_first=True, enforce_sorted=False
             )
-            packed_out, state = self.rnn(packed)
+            packed_out, state = self._torch_rnn(packed)
             out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=seq_len)
         if self.every_step:
             features = out  # (batch, seq_len, directions * hidden)
         else:
             features = self._last_step(state)  # (batch, directions * hidden)
         return self.head(self.dropout(features))  # type: ignore[no-any-return]
+
+    def _torch_rnn(self, inputs: Tensor | PackedSequence) -> tuple[Any, Any]:
+        # torch's LSTM on a CPU has no 16-bit kernel: under autocast, oneDNN refuses to build
+        # one. There it runs in float32, as autocast runs any op it has no lower precision for.
+        if (
+            isinstance(self.rnn, nn.LSTM)
+            and inputs.data.device.type == "cpu"
+            and torch.is_autocast_enabled("cpu")
+        ):
+            with torch.autocast("cpu", enabled=False):
+                return self.rnn(inputs.float())  # type: ignore[no-any-return]
+        return self.rnn(inputs)  # type: ignore[no-any-return]
 
     def _last_step(self, state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         # h_n holds, per direction, the state at its own true last step: t = length-1 going

@@ -170,3 +170,23 @@ def test_torch_rnn_kernels_take_the_positional_arguments_padded_py_passes(cell: 
     weights = [layer.weight_ih_l0, layer.weight_hh_l0, layer.bias_ih_l0, layer.bias_hh_l0]
     out = _KERNELS[layer.mode](seq, hx, weights, True, 1, 0.0, False, False, False)[0]
     torch.testing.assert_close(out, layer(seq, hx)[0])
+
+
+def test_lightnings_autocast_keeps_no_cache_of_16_bit_weights() -> None:
+    # An Epoch's optimizer steps all run inside one training_step, so inside one autocast
+    # context (models/epochs.py). A cache of each weight's 16-bit copy would outlive the
+    # first step there, and every later step would use stale weights.
+    from pytorch_lightning.plugins.precision import MixedPrecision
+
+    with MixedPrecision("bf16-mixed", "cpu").autocast_context_manager():
+        assert not torch.is_autocast_cache_enabled()
+
+
+def test_a_fused_optimizer_says_it_unscales_16_bit_gradients_itself() -> None:
+    # SequenceModule.on_before_optimizer_step unscales such an optimizer's gradients itself
+    # before clipping (Lightning leaves them scaled); it finds them by this attribute.
+    from models.optim import build_optimizer
+
+    params = iter([nn.Parameter(torch.zeros(2))])
+    optimizer = build_optimizer("sgd", params, 0.1, 0.0, 0.0)
+    assert optimizer._step_supports_amp_scaling  # type: ignore[attr-defined]

@@ -112,6 +112,9 @@ class TrainerConfig(_Strict):
     max_epochs: Annotated[int, AfterValidator(check_max_epochs)] = MAX_EPOCHS
     patience: int | None = Field(None, ge=1)  # early stopping on search.metric; null = off
     accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
+    # Mixed precision runs the net in 16 bits and keeps the loss and weights in 32; 16-mixed
+    # scales the loss and needs CUDA (sweeps/run/preflight.py), bf16-mixed runs anywhere.
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     # Cap batches per epoch on a large corpus, so an "epoch" is a fixed amount of work.
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)

@@ -23,11 +23,23 @@ if TYPE_CHECKING:
 
 
 def check_accelerator(config: Config) -> None:
-    """trainer.accelerator: gpu needs a CUDA or Apple MPS device on this machine."""
-    if config.trainer.accelerator != "gpu":
+    """trainer.accelerator: gpu needs a CUDA or Apple MPS device on this machine, and
+    trainer.precision: 16-mixed a CUDA one (its loss scaling is CUDA's)."""
+    accelerator, precision = config.trainer.accelerator, config.trainer.precision
+    if precision == "16-mixed" and accelerator == "cpu":
+        raise ConfigError(
+            "trainer.precision '16-mixed' needs a CUDA GPU, but trainer.accelerator is 'cpu'; "
+            "use trainer.precision: bf16-mixed (or 32-true) on the CPU"
+        )
+    if accelerator == "cpu" or (accelerator == "auto" and precision != "16-mixed"):
         return  # cpu always exists; auto falls back to it
-    import torch  # only a gpu config pays for the import
+    import torch  # only a gpu or 16-mixed config pays for the import
 
+    if precision == "16-mixed" and not torch.cuda.is_available():
+        raise UnavailableError(
+            "trainer.precision is '16-mixed', but this machine has no CUDA device that torch "
+            f"can use (torch {torch.__version__}); use trainer.precision: bf16-mixed or 32-true"
+        )
     if torch.cuda.is_available() or torch.backends.mps.is_available():
         return
     raise UnavailableError(

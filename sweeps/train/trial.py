@@ -21,6 +21,7 @@ from models.lit_module import SequenceModule
 from models.recurrent import RecurrentNet, count_parameters
 from sweeps.config.dataset import make_datamodule
 from sweeps.config.schema import Config
+from sweeps.errors import ConfigError
 from sweeps.keys import BASELINE_ATTR
 from sweeps.search.objectives import check_metric
 from sweeps.search.ranking import best_index
@@ -176,7 +177,8 @@ def train(
     trainer = pl.Trainer(
         max_epochs=config.trainer.max_epochs,
         accelerator=config.trainer.accelerator,
-        devices=1,
+        devices=1,  # an Epoch serves one device (models/epochs.py)
+        precision=config.trainer.precision,
         callbacks=callbacks,
         logger=False,  # MLflow is logged per epoch by EpochCurves, not per step
         enable_progress_bar=False,  # the rich/tqdm bar costs more than a small model's step
@@ -185,6 +187,7 @@ def train(
         num_sanity_val_steps=0,
         default_root_dir=workdir,
     )
+    _check_precision(trainer, config)
     try:
         # One Lightning step per epoch (models/epochs.py): the stop check and the batch caps
         # that were per-batch hooks and Trainer options go with the batches.
@@ -227,6 +230,16 @@ def train(
         test_metrics=test_metrics,
         resumed_from=resumed_from,
     )
+
+
+def _check_precision(trainer: pl.Trainer, config: Config) -> None:
+    """Refuse a precision that Lightning swapped for another (16-mixed on a CPU, say)."""
+    if trainer.precision != config.trainer.precision:
+        raise ConfigError(
+            f"trainer.precision {config.trainer.precision!r} cannot run on this trainer's "
+            f"{type(trainer.accelerator).__name__} (Lightning would use {trainer.precision!r}); "
+            "set trainer.precision to one it serves"
+        )
 
 
 def _resume_point(workdir: Path, config: Config) -> int:
