@@ -46,7 +46,7 @@ reproduce: | $(PY) ## Retrain best.yaml (after make best), or a logged run: make
 bench: | $(PY) ## Every benchmark case as one table of ratios; CASES="cli pruning" picks some
 	$(PY) -m benchmarks.table $(CASES)
 
-classic: | $(PY) ## The adding problem at T = 50, 100, 200 for RNN, LSTM, GRU (matched sizes, 3 seeds)
+classic: | $(PY) ## The adding problem at T = 50, 100, 200 and copy memory at T = 100: RNN, IRNN, LSTM (3 inits), GRU; 3 seeds
 	$(PY) -m experiments.classic
 
 ui: | $(PY) ## Open the MLflow UI on the embedded store at http://127.0.0.1:5000

@@ -1,270 +1,196 @@
-"""The classic result in one command: gated cells learn the adding problem, a vanilla RNN does not.
+"""The classic result in one command: which cells, started how, keep information over T steps.
 
-For each length T and seed, one real sweep on the platform: a grid over `model.cell` (rnn, lstm,
-gru) and `optimizer.lr`, so every cell gets the same search budget at every length. Every cell
-has about N parameters (`model.match_params`), so "LSTM beat RNN" does not mean "LSTM had 4x
-the weights". No pruning: the loss sits on the 0.167 plateau before it drops, and pruning would
-kill exactly the late bloomers this experiment is about. Every trial logs its diagnostics.
+The adding problem (Hochreiter & Schmidhuber 1997) at T = 50, 100 and 200 for the tanh RNN, the
+IRNN (Le et al. 2015), the LSTM started three ways (torch's draw, a forget bias of 1, chrono:
+Tallec & Ollivier 2018) and the GRU; and copy memory (Arjovsky et al. 2016) at T = 100. Every
+cell has about the same number of parameters (`model.match_params`), every run has 3 seeds.
 
-Writes, under --out: classic.md (the table), classic.json (every trial), classic_mse.png (best
-MSE against T per cell, with the baseline) and classic_grad.png (||dLoss/dh_t|| over time per
-cell, from each cell's best trial). The stores (optuna.db, mlflow.db) go under --work.
+The budget in updates grows with T: BUDGET_BASE updates to learn the sum itself once the
+gradient reaches the marked numbers (what a short sequence needs), plus BUDGET_PER_STEP per
+step of the distance the memory must span, rounded up to whole evaluations. The runs are
+spread over --jobs processes of one torch thread each; the tables are rewritten after every
+finished run, so a run cut short still leaves the seeds it finished.
+
+Writes, under --out: classic.md (the stamp and the tables), classic.json (every run: its curve,
+when it solved, the probes), classic_solve.png (updates until solved against T per cell),
+classic_mse.png (best MSE against T), classic_grad.png (||dLoss/dh_t|| over t before and after
+training) and classic_timescale.png (the memory time scale over training).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import multiprocessing
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import optuna
-import torch
-from mlflow import MlflowClient
+from benchmarks.stamp import load_average, markdown, stamp
+from experiments.classic_plots import plot_all
+from experiments.classic_run import EVAL_EVERY, Job, run
 
-from models.options import NetOptions
-from sweeps.config.schema import validate
-from sweeps.keys import RUN_ATTR
-from sweeps.run.coordinator import run_sweep
-from sweeps.search.ranking import trial_value
-
-CELLS = ("rnn", "lstm", "gru")
-BASELINE = 1.0 / 6.0  # predicting the mean 1: var(U1 + U2)
-SOLVED = 0.01  # an MSE this low means the two marked numbers were really added
+ADDING = ("rnn", "irnn", "lstm", "lstm_forget_bias", "lstm_chrono", "gru")
+COPY = ("rnn", "lstm", "lstm_chrono", "gru")
+BUDGET_BASE, BUDGET_PER_STEP = 512, 8
 FULL = {
     "lengths": [50, 100, 200],
     "seeds": [0, 1, 2],
-    "lrs": [3e-3, 1e-2],
-    "epochs": 15,
-    "n_train": 2000,
     "params": 3000,
+    "lr": 1e-2,
+    "copy_length": 100,
+    "copy_updates": 1600,
+    "copy_lr": 3e-3,
+    "copy_params": 10000,
 }
 QUICK = {
     "lengths": [8, 12],
     "seeds": [0],
-    "lrs": [1e-2],
-    "epochs": 2,
-    "n_train": 128,
     "params": 300,
+    "lr": 1e-2,
+    "copy_length": 5,
+    "copy_updates": 64,
+    "copy_lr": 1e-2,
+    "copy_params": 1000,
+    "budget": 64,
 }
 
 
-def study_config(budget: dict[str, Any], length: int, seed: int, work: Path) -> dict[str, Any]:
-    """One length and seed: a grid over cell x lr, matched parameter counts, no pruning."""
-    return {
-        "name": "classic",
-        "seed": seed,
-        "data": {
-            "name": "adding",
-            "seq_len": length,
-            "batch_size": 64,
-            "n_train": budget["n_train"],
-            "n_val": 500,
-            "n_test": 500,
-        },
-        "model": {"cell": "lstm", "match_params": budget["params"]},
-        "optimizer": {"name": "adam", "lr": 3e-3, "grad_clip": 1.0},
-        "trainer": {"max_epochs": budget["epochs"]},
-        "search": {
-            "metric": "val_loss",
-            "n_trials": len(CELLS) * len(budget["lrs"]),
-            "sampler": {"name": "grid", "seed": seed},
-            "pruner": {"name": "none"},
-            "space": {
-                "model.cell": {"type": "categorical", "choices": list(CELLS)},
-                "optimizer.lr": {"type": "categorical", "choices": budget["lrs"]},
-            },
-        },
-        "storage": f"sqlite:///{work / 'optuna.db'}",
-        "tracking": {"uri": f"sqlite:///{work / 'mlflow.db'}"},
-    }
+def budget(length: int, plan: dict[str, Any]) -> int:
+    """Updates for the adding problem at length T: a base plus a share per step."""
+    if "budget" in plan:
+        return int(plan["budget"])
+    wanted = BUDGET_BASE + BUDGET_PER_STEP * length
+    return EVAL_EVERY * math.ceil(wanted / EVAL_EVERY)
 
 
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def run_all(budget: dict[str, Any], work: Path) -> list[dict[str, Any]]:
-    """Every (length, seed) sweep; one row per trial."""
-    rows = []
-    for seed in budget["seeds"]:  # whole seeds first: a cut-short run still has full tables
-        for length in budget["lengths"]:
-            config = validate(study_config(budget, length, seed, work))
-            name = f"classic-T{length}-s{seed}"
-            summary = run_sweep(
-                config, study_name=name, report=lambda line: print(line, flush=True)
-            )
-            study = optuna.load_study(study_name=name, storage=config.storage)
-            for t in study.get_trials(deepcopy=False):
-                value = trial_value(t, maximize=False)
-                rows.append(
-                    {
-                        "T": length,
-                        "seed": seed,
-                        "cell": t.params["model.cell"],
-                        "lr": t.params["optimizer.lr"],
-                        "state": t.state.name,
-                        "mse": value,
-                        "run_id": t.user_attrs.get(RUN_ATTR),
-                        "n_parameters": t.user_attrs.get("n_parameters"),
-                    }
-                )
-            print(f"T={length} seed={seed}: {summary.counts}", flush=True)
-    return rows
-
-
-def best_per_seed(rows: list[dict[str, Any]], length: int, cell: str) -> list[dict[str, Any]]:
-    """For each seed, the cell's best trial over the lr grid (its equal search budget)."""
+def jobs(plan: dict[str, Any]) -> list[Job]:
+    """Seed by seed, so a run cut short has whole seeds; the costliest first within a seed."""
     out = []
-    for seed in sorted({r["seed"] for r in rows}):
-        mine = [r for r in rows if (r["T"], r["cell"], r["seed"]) == (length, cell, seed)]
-        done = [r for r in mine if r["mse"] is not None]
-        if done:
-            out.append(min(done, key=lambda r: r["mse"]))
+    for seed in plan["seeds"]:
+        mine = [
+            Job("adding", t, v, seed, budget(t, plan), plan["params"], plan["lr"])
+            for t in plan["lengths"]
+            for v in ADDING
+        ]
+        mine += [
+            Job(
+                "copy",
+                plan["copy_length"],
+                v,
+                seed,
+                plan["copy_updates"],
+                plan["copy_params"],
+                plan["copy_lr"],
+            )
+            for v in COPY
+        ]
+        out += sorted(mine, key=lambda j: -j.updates * j.length)
     return out
 
 
-def table(rows: list[dict[str, Any]], sizes: dict[str, tuple[int, int]]) -> str:
-    """Markdown: per T and cell, median best MSE over seeds [min, max] and seeds solved."""
-    head = "| T | " + " | ".join(f"{c} (h={sizes[c][0]}, {sizes[c][1]} params)" for c in CELLS)
-    lines = [head + " |", "| --- |" + " --- |" * len(CELLS)]
-    for length in sorted({r["T"] for r in rows}):
-        cells = []
-        for cell in CELLS:
-            best = [r["mse"] for r in best_per_seed(rows, length, cell)]
-            if not best:
-                cells.append("-")
-                continue
-            solved = sum(v < SOLVED for v in best)
-            cells.append(
-                f"{statistics.median(best):.3g} [{min(best):.2g}, {max(best):.2g}], "
-                f"{solved}/{len(best)} solved"
-            )
-        lines.append(f"| {length} | " + " | ".join(cells) + " |")
+def _summary(values: list[float]) -> str:
+    return f"{statistics.median(values):.3g} [{min(values):.2g}, {max(values):.2g}]"
+
+
+def _solve_text(rows: list[dict[str, Any]]) -> tuple[str, str]:
+    solved = [r["solved_at"] for r in rows if r["solved_at"] is not None]
+    median = f"{statistics.median(solved):.0f}" if solved else "-"
+    each = ", ".join(str(r["solved_at"] or "-") for r in sorted(rows, key=lambda r: r["seed"]))
+    return f"{len(solved)}/{len(rows)}", f"{median} ({each})"
+
+
+def tables(results: list[dict[str, Any]]) -> str:
+    """The adding table (per T and cell) and the copy table (per cell), as Markdown."""
+    lines = [
+        "| T | cell | h (params) | budget | best val MSE, median [min, max] | solved "
+        "| updates to solve, median (per seed) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    adding = [r for r in results if r["task"] == "adding"]
+    for length in sorted({r["length"] for r in adding}):
+        for variant in ADDING:
+            rows = [r for r in adding if (r["length"], r["variant"]) == (length, variant)]
+            if rows:
+                solved, when = _solve_text(rows)
+                lines.append(
+                    f"| {length} | {variant} | {rows[0]['hidden']} ({rows[0]['n_parameters']}) "
+                    f"| {rows[0]['updates']} | {_summary([r['best'] for r in rows])} | {solved} "
+                    f"| {when} |"
+                )
+    copy = [r for r in results if r["task"] == "copy"]
+    if copy:
+        base = copy[0]["baseline"]
+        lines += [
+            "",
+            f"Copy memory, T = {copy[0]['length']}: memoryless baseline 10 ln 8 / (T + 20) = "
+            f"{base:.4f}; solved below a tenth of it.",
+            "",
+            "| cell | h (params) | budget | best val loss, median [min, max] | / baseline "
+            "| solved | updates to solve, median (per seed) |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for variant in COPY:
+            rows = [r for r in copy if r["variant"] == variant]
+            if rows:
+                solved, when = _solve_text(rows)
+                ratio = statistics.median(r["best"] for r in rows) / base
+                lines.append(
+                    f"| {variant} | {rows[0]['hidden']} ({rows[0]['n_parameters']}) "
+                    f"| {rows[0]['updates']} | {_summary([r['best'] for r in rows])} "
+                    f"| {ratio:.3g} | {solved} | {when} |"
+                )
     return "\n".join(lines)
 
 
-def plot_mse(rows: list[dict[str, Any]], path: Path) -> None:
-    """Best validation MSE against T per cell: median over seeds, bars from min to max."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    lengths = sorted({r["T"] for r in rows})
-    for cell in CELLS:
-        best = [[r["mse"] for r in best_per_seed(rows, t, cell)] for t in lengths]
-        med = [statistics.median(b) for b in best]
-        low = [m - min(b) for m, b in zip(med, best, strict=True)]
-        high = [max(b) - m for m, b in zip(med, best, strict=True)]
-        ax.errorbar(lengths, med, yerr=[low, high], marker="o", capsize=4, label=cell)
-    ax.axhline(BASELINE, color="grey", linestyle="--", label="baseline 0.167 (predict 1)")
-    ax.set_yscale("log")
-    ax.set_xlabel("sequence length T")
-    ax.set_ylabel("best validation MSE")
-    ax.set_title("Adding problem, matched parameter counts")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def plot_gradients(rows: list[dict[str, Any]], work: Path, path: Path) -> dict[str, Any]:
-    """Per length, each cell's best trial: ||dLoss/dh_t|| at its first and last epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    client = MlflowClient(f"sqlite:///{work / 'mlflow.db'}")
-    lengths = sorted({r["T"] for r in rows})
-    fig, axes = plt.subplots(1, len(lengths), figsize=(5 * len(lengths), 3.8), squeeze=False)
-    curves: dict[str, Any] = {}
-    for ax, length in zip(axes[0], lengths, strict=True):
-        for i, cell in enumerate(CELLS):
-            best = min(best_per_seed(rows, length, cell), key=lambda r: r["mse"], default=None)
-            if best is None or best["run_id"] is None:
-                continue
-            with tempfile.TemporaryDirectory() as folder:
-                local = client.download_artifacts(
-                    best["run_id"], "diagnostics/grad_over_time.json", folder
-                )
-                data = json.loads(Path(local).read_text())
-            first, last = data["curves"]["l0"][0], data["curves"]["l0"][-1]
-            curves[f"T{length}.{cell}"] = {"first_epoch": first, "last_epoch": last}
-            color = f"C{i}"
-            ax.plot(last, color=color, label=f"{cell}, trained (MSE {best['mse']:.2g})")
-            ax.plot(first, color=color, linestyle=":", label=f"{cell}, after epoch 0")
-        ax.set_yscale("log")
-        ax.set_xlabel("time step t")
-        ax.set_ylabel("||dLoss/dh_t||")
-        ax.set_title(f"T = {length}: gradient reaching each step")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return curves
-
-
-def sizes_of(params: int) -> dict[str, tuple[int, int]]:
-    """Each cell's matched hidden size and parameter count on the adding data (2 in, 1 out)."""
-    from models.recurrent import RecurrentNet, count_parameters
-
-    out = {}
-    for cell in CELLS:
-        net = RecurrentNet(2, 1, NetOptions(cell=cell, match_params=params))
-        out[cell] = (net.hidden_size, count_parameters(net))
-    return out
+def write(
+    out: Path, fields: dict[str, str], plan: dict[str, Any], results: list[dict[str, Any]]
+) -> str:
+    """classic.md (stamp and tables) and classic.json (the same and every run)."""
+    text = "# make classic\n\n" + markdown(fields) + "\n\n" + tables(results) + "\n"
+    (out / "classic.md").write_text(text)
+    record = {"stamp": fields, "plan": plan, "runs": results}
+    (out / "classic.json").write_text(json.dumps(record, indent=1))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("experiments/results"))
-    parser.add_argument("--work", type=Path, default=Path("experiments/classic-stores"))
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
+    parser.add_argument("--jobs", type=int, default=2, help="processes, one torch thread each")
     parser.add_argument("--seeds", type=int, help="use only the first N seeds")
     args = parser.parse_args(argv)
-    budget = dict(QUICK if args.quick else FULL)
+    plan = dict(QUICK if args.quick else FULL)
     if args.seeds is not None:
-        budget["seeds"] = budget["seeds"][: args.seeds]
-    # One thread: measured here, two threads on a busy 2-core machine made each step 30x
-    # slower (OpenMP threads spin waiting for each other), and these models are too small
-    # to gain from a second thread anyway.
-    torch.set_num_threads(1)
+        plan["seeds"] = plan["seeds"][: args.seeds]
     args.out.mkdir(parents=True, exist_ok=True)
-    args.work.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()  # the wall time means little without the machine's load
+    fields = stamp()
+    todo = jobs(plan)
     started = time.perf_counter()
-    rows = run_all(budget, args.work.resolve())
+    results: list[dict[str, Any]] = []
+    with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+        for result in pool.imap_unordered(run, todo):
+            results.append(result)
+            print(
+                f"{Job(**{k: result[k] for k in Job.__dataclass_fields__}).name}: best "
+                f"{result['best']:.3g}, solved at {result['solved_at']}, "
+                f"{result['seconds']:.0f} s",
+                flush=True,
+            )
+            write(args.out, fields, plan, results)
     seconds = time.perf_counter() - started
-    load_after = os.getloadavg()
-    sizes = sizes_of(budget["params"])
-    markdown = table(rows, sizes)
-    plot_mse(rows, args.out / "classic_mse.png")
-    curves = plot_gradients(rows, args.work.resolve(), args.out / "classic_grad.png")
-    (args.out / "classic.md").write_text(markdown + "\n")
-    record = {
-        "budget": budget,
-        "seconds": seconds,
-        "cpus": os.cpu_count(),
-        "load_before": load_before,
-        "load_after": load_after,
-        "sizes": sizes,
-        "trials": rows,
-        "grad_over_time": curves,
-    }
-    (args.out / "classic.json").write_text(json.dumps(record, indent=1))
-    print(markdown)
-    print(
-        f"wall time {seconds / 60:.1f} min on {os.cpu_count()} cores; load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after"
-    )
+    fields["wall time"] = f"{seconds / 60:.1f} min, {args.jobs} processes of one thread"
+    fields["load average at the end"] = load_average()
+    fields["runs"] = f"{len(results)} of {len(todo)}"
+    text = write(args.out, fields, plan, results)
+    plot_all(results, args.out)
+    print(text)
+    print(f"wall time {seconds / 60:.1f} min on {os.cpu_count()} cores")
     return 0
 
 
