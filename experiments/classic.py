@@ -20,6 +20,7 @@ training) and classic_timescale.png (the memory time scale over training).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -93,6 +94,14 @@ def jobs(plan: dict[str, Any]) -> list[Job]:
     return out
 
 
+def attempt(job: Job) -> dict[str, Any]:
+    """`run(job)`, or what went wrong: one failed run must not end the others."""
+    try:
+        return run(job)
+    except Exception as err:  # noqa: BLE001 - recorded, and reported with the tables
+        return {**dataclasses.asdict(job), "error": f"{type(err).__name__}: {err}"}
+
+
 def _summary(values: list[float]) -> str:
     return f"{statistics.median(values):.3g} [{min(values):.2g}, {max(values):.2g}]"
 
@@ -101,7 +110,9 @@ def _solve_text(rows: list[dict[str, Any]]) -> tuple[str, str]:
     solved = [r["solved_at"] for r in rows if r["solved_at"] is not None]
     median = f"{statistics.median(solved):.0f}" if solved else "-"
     each = ", ".join(str(r["solved_at"] or "-") for r in sorted(rows, key=lambda r: r["seed"]))
-    return f"{len(solved)}/{len(rows)}", f"{median} ({each})"
+    diverged = sum(r["diverged_at"] is not None for r in rows)
+    note = f", {diverged} diverged" if diverged else ""
+    return f"{len(solved)}/{len(rows)}{note}", f"{median} ({each})"
 
 
 def tables(results: list[dict[str, Any]]) -> str:
@@ -111,6 +122,8 @@ def tables(results: list[dict[str, Any]]) -> str:
         "| updates to solve, median (per seed) |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    failed = [r for r in results if "error" in r]
+    results = [r for r in results if "error" not in r]
     adding = [r for r in results if r["task"] == "adding"]
     for length in sorted({r["length"] for r in adding}):
         for variant in ADDING:
@@ -144,7 +157,12 @@ def tables(results: list[dict[str, Any]]) -> str:
                     f"| {rows[0]['updates']} | {_summary([r['best'] for r in rows])} "
                     f"| {ratio:.3g} | {solved} | {when} |"
                 )
+    lines += [f"\nFailed: {Job(**_job_fields(r)).name}: {r['error']}" for r in failed]
     return "\n".join(lines)
+
+
+def _job_fields(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in Job.__dataclass_fields__}
 
 
 def write(
@@ -174,21 +192,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: list[dict[str, Any]] = []
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        for result in pool.imap_unordered(run, todo):
+        for result in pool.imap_unordered(attempt, todo):
             results.append(result)
-            print(
-                f"{Job(**{k: result[k] for k in Job.__dataclass_fields__}).name}: best "
-                f"{result['best']:.3g}, solved at {result['solved_at']}, "
-                f"{result['seconds']:.0f} s",
-                flush=True,
+            said = result.get("error") or (
+                f"best {result['best']:.3g}, solved at {result['solved_at']}, diverged at "
+                f"{result['diverged_at']}, {result['seconds']:.0f} s"
             )
+            print(f"{Job(**_job_fields(result)).name}: {said}", flush=True)
             write(args.out, fields, plan, results)
     seconds = time.perf_counter() - started
     fields["wall time"] = f"{seconds / 60:.1f} min, {args.jobs} processes of one thread"
     fields["load average at the end"] = load_average()
     fields["runs"] = f"{len(results)} of {len(todo)}"
     text = write(args.out, fields, plan, results)
-    plot_all(results, args.out)
+    plot_all([r for r in results if "error" not in r], args.out)
     print(text)
     print(f"wall time {seconds / 60:.1f} min on {os.cpu_count()} cores")
     return 0

@@ -10,6 +10,7 @@ it was solved, not how far it was polished.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -49,6 +50,8 @@ class Job:
     updates: int
     params: int
     lr: float
+    batch: int = BATCH
+    n_train: int = N_TRAIN
 
     @property
     def name(self) -> str:
@@ -56,12 +59,12 @@ class Job:
 
 
 def datamodule(job: Job) -> SequenceDataModule:
-    sizes = {"n_train": N_TRAIN, "n_val": N_VAL, "n_test": BATCH}
+    sizes = {"n_train": job.n_train, "n_val": N_VAL, "n_test": BATCH}
     if job.task == "adding":
-        return AddingDataModule(seq_len=job.length, batch_size=BATCH, seed=job.seed, **sizes)
+        return AddingDataModule(seq_len=job.length, batch_size=job.batch, seed=job.seed, **sizes)
     return CopyMemoryDataModule(
         seq_len=job.length,
-        batch_size=BATCH,
+        batch_size=job.batch,
         seed=job.seed,
         copy_len=COPY_LEN,
         n_symbols=N_SYMBOLS,
@@ -111,8 +114,8 @@ def run(job: Job) -> dict[str, Any]:
     probes = [_probe(twin, net, probe_batch, task, 0)]
     curve: list[tuple[int, float]] = []
     solved_at: int | None = None
-    updates, done = 0, False
-    loader = TensorLoader(splits.train, BATCH, shuffle=True, seed=job.seed)
+    updates, done, diverged_at = 0, False, None
+    loader = TensorLoader(splits.train, job.batch, shuffle=True, seed=job.seed)
     while not done:
         for x, y in loader:
             net.train()
@@ -125,6 +128,9 @@ def run(job: Job) -> dict[str, Any]:
             if updates % EVAL_EVERY and updates < job.updates:
                 continue
             value = _validate(net, val, task)
+            if not math.isfinite(value):  # diverged: the weights are inf or NaN from here on
+                diverged_at = updates
+                break
             curve.append((updates, value))
             if solved_at is None and value < threshold:
                 solved_at = updates
@@ -133,7 +139,8 @@ def run(job: Job) -> dict[str, Any]:
                 probes.append(_probe(twin, net, probe_batch, task, updates))
             if done:
                 break
-    best = min(v for _, v in curve)
+        done = done or diverged_at is not None
+    best = min((v for _, v in curve), default=math.inf)
     hidden = net.hidden_size
     return {
         **asdict(job),
@@ -142,8 +149,9 @@ def run(job: Job) -> dict[str, Any]:
         "baseline": baseline(job),
         "solved_below": threshold,
         "best": best,
-        "final": curve[-1][1],
+        "final": curve[-1][1] if curve else math.inf,
         "solved_at": solved_at,
+        "diverged_at": diverged_at,
         "updates_run": updates,
         "seconds": time.perf_counter() - started,
         "curve": curve,
