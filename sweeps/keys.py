@@ -38,6 +38,7 @@ PID_ATTR = "worker.pid"
 START_ATTR = "worker.start"  # the process's start time, which tells a reused PID apart
 BEAT_ATTR = "worker.beat"  # the last heartbeat
 SESSION_ATTR = "worker.session"  # the `sweep run` invocation that ran the trial
+GPU_ATTR = "worker.gpu"  # the GPU the trial trains on (sweeps/run/placement.py)
 
 # Trial user attributes: interruptions and retries.
 INTERRUPTED_ATTR = "interrupted"  # stopped by a signal, not by its config

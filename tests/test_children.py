@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from sweeps.errors import ConfigError
 from sweeps.run import children
 
 
@@ -21,14 +18,3 @@ def test_dismiss_stops_only_the_workers_never_given_orders() -> None:
     children.dismiss([waiting, ordered])
     assert waiting.poll() is not None  # stopped at once, mid-import
     assert ordered.wait(timeout=120) == 0  # left alone: it finished on its own
-
-
-@pytest.mark.parametrize(("value", "count"), [("1", 1), ("3", 3)])
-def test_workers_for(value: str, count: int) -> None:
-    assert children.workers_for(value) == count
-
-
-@pytest.mark.parametrize("value", ["0", "-1", "two", ""])
-def test_workers_for_refuses_nonsense(value: str) -> None:
-    with pytest.raises(ConfigError, match="--workers"):
-        children.workers_for(value)

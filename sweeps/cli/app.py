@@ -15,7 +15,15 @@ import typer
 
 from sweeps.cli.data import data_app
 from sweeps.cli.exits import exits
-from sweeps.cli.options import ConfigArg, SetOpt, StorageOpt, StudyOpt, TrackingOpt, WorkersOpt
+from sweeps.cli.options import (
+    ConfigArg,
+    GpusOpt,
+    SetOpt,
+    StorageOpt,
+    StudyOpt,
+    TrackingOpt,
+    WorkersOpt,
+)
 from sweeps.cli.results import results_app
 from sweeps.keys import check_study_name
 from sweeps.output import DEBUG_ENV, quiet_failed_trials
@@ -71,6 +79,7 @@ def run(
     ] = None,
     from_top: Annotated[int, typer.Option(help="How many of --from-study's best.")] = 5,
     workers: WorkersOpt = "1",
+    gpus: GpusOpt = None,
 ) -> None:
     """Run the sweep, resume it, or join it: until search.n_trials trials in total."""
     with STOP.installed():  # from the start: a SIGTERM during imports must not kill silently
@@ -78,13 +87,17 @@ def run(
             if name is not None:
                 check_study_name(name, flag)
         cfg = _load(config, set_, tracking_uri)
-        from sweeps.run import children
+        from sweeps.run import children, placement
         from sweeps.run.preflight import check_config
 
         check_config(cfg)  # what validate refuses, refused before torch is imported
 
-        count = children.workers_for(workers)
-        spawned = [children.start() for _ in range(count if count > 1 else 0)]
+        placed = placement.placed_gpus(cfg.trainer.accelerator, gpus, placement.visible_gpus())
+        count = placement.workers_for(workers, placed, cfg.search.trials_per_gpu)
+        if count == 1:  # this process trains: pinned before torch is imported
+            os.environ.update(placement.pin(placement.gpu_for(0, placed)))
+        started = range(count if count > 1 else 0)
+        spawned = [children.start(placement.gpu_for(i, placed)) for i in started]
         try:  # the workers import their stack while this process imports its own
             from sweeps.run.coordinator import run_sweep
 
@@ -97,6 +110,7 @@ def run(
                 from_top=from_top,
                 workers=count,
                 spawned=spawned,
+                gpus=placed,
             )
         finally:
             children.dismiss(spawned)  # those never given orders: an early exit or an error

@@ -27,7 +27,14 @@ TrackingOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     str,
-    typer.Option(help="Worker processes on this machine: a number, or auto (one per core)."),
+    typer.Option(
+        help="Worker processes on this machine: a number, or auto (search.trials_per_gpu per "
+        "GPU with a gpu or auto accelerator on a machine with GPUs, else one per core)."
+    ),
+]
+GpusOpt = Annotated[
+    str | None,
+    typer.Option(help="The GPUs the workers are spread over, round robin: 0,2. Default: all."),
 ]
 OptionalConfig = Annotated[
     Path | None,

@@ -13,7 +13,7 @@ import typer
 from sweeps.cli.exits import exits
 from sweeps.cli.options import OptionalConfig, StorageOpt, StudyOpt, TrackingOpt
 from sweeps.errors import ConfigError
-from sweeps.keys import RUN_ATTR, STOP_ATTR, check_study_name
+from sweeps.keys import GPU_ATTR, RUN_ATTR, STOP_ATTR, check_study_name
 from sweeps.secrets import redact
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ def status(
     typer.echo(f"study {st.study_name!r}: {sum(counts.values())} trials")
     for state, n in sorted(counts.items()):
         typer.echo(f"  {state.lower():9s} {n}")
+    for line in _gpu_lines(st):
+        typer.echo(line)
     stopped = st.user_attrs.get(STOP_ATTR)
     if stopped:
         typer.echo(f"stopped early: {stopped}")
@@ -58,6 +60,18 @@ def status(
     for line in format_table(by_choice(st), baseline):
         typer.echo(line)
     _echo_best(st)
+
+
+def _gpu_lines(st: Any) -> list[str]:
+    """Which GPU each running trial trains on (sweeps/run/placement.py), where one does."""
+    from optuna.trial import TrialState
+
+    running = st.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    return [
+        f"  trial {t.number} runs on gpu {t.user_attrs[GPU_ATTR]}"
+        for t in running
+        if GPU_ATTR in t.user_attrs
+    ]
 
 
 def _echo_best(st: Any) -> None:

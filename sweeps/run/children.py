@@ -12,27 +12,15 @@ import os
 import subprocess
 import sys
 
-from sweeps.errors import ConfigError
+from sweeps.run.placement import pin
 
 # One torch thread per worker: two one-thread processes beat one two-thread process here.
 THREADS_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def workers_for(value: str) -> int:
-    """`--workers N` or `auto` (one per core this process may use)."""
-    if value == "auto":
-        return max(1, len(os.sched_getaffinity(0)))
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if count < 1:
-        raise ConfigError(f"--workers must be a whole number >= 1 or auto, but got {value!r}")
-    return count
-
-
-def start() -> subprocess.Popen[str]:
-    """One worker process, importing its stack, then waiting for its orders on stdin.
+def start(gpu: str | None = None) -> subprocess.Popen[str]:
+    """One worker process, importing its stack, then waiting for its orders on stdin; with a
+    `gpu`, it sees that GPU only.
 
     Its own session: a terminal's Ctrl-C reaches the coordinator only, which forwards exactly
     one stop, so no worker sees a second signal and stops mid-write.
@@ -41,7 +29,7 @@ def start() -> subprocess.Popen[str]:
         [sys.executable, "-m", "sweeps.run.worker"],
         stdin=subprocess.PIPE,
         text=True,
-        env={**os.environ, **THREADS_ENV},
+        env={**os.environ, **THREADS_ENV, **pin(gpu)},
         start_new_session=True,
     )
 

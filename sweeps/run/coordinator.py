@@ -27,6 +27,7 @@ from sweeps.errors import ConfigError
 from sweeps.keys import RUN_ATTR, SESSION_ATTR
 from sweeps.output import Echo
 from sweeps.run.children import send, start
+from sweeps.run.placement import gpu_for
 from sweeps.run.preflight import preflight
 from sweeps.run.reaper import reap, requeue_interrupted
 from sweeps.run.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
@@ -55,12 +56,14 @@ def run_sweep(
     from_top: int = 5,
     workers: int = 1,
     spawned: list[subprocess.Popen[str]] | None = None,
+    gpus: list[str] | None = None,
 ) -> SweepSummary:
     """Run (or join, or resume) the study until search.n_trials trials have finished in total,
     or search.stop fires.
 
     `from_study` names a study in the same storage whose `from_top` best params run first.
     `spawned`: worker processes already importing (`sweeps.run.children.start`), to use first.
+    `gpus`: the GPUs the worker processes are spread over (`sweeps.run.placement`).
     """
     check_space(config)
     config = _fit_to_grid(config, report)
@@ -123,7 +126,11 @@ def run_sweep(
             work(args, report, stores=(tracker, study))
         else:
             _run_children(
-                args, workers, lambda: _tidy(study, tracker, config, lock, report), spawned or []
+                args,
+                workers,
+                lambda: _tidy(study, tracker, config, lock, report),
+                spawned or [],
+                gpus or [],
             )
         status = "FINISHED"
     except KeyboardInterrupt:
@@ -167,15 +174,18 @@ def _run_children(
     count: int,
     on_exit: Callable[[], object],
     spawned: list[subprocess.Popen[str]],
+    gpus: list[str],
 ) -> None:
-    """Give `count` worker processes their orders (`spawned` ones first); forward a stop to
-    each; tidy up whenever one exits.
+    """Give `count` worker processes their orders (`spawned` ones first, started on the GPUs
+    `gpu_for` gave them); forward a stop to each; tidy up whenever one exits.
 
-    A worker killed by a signal (OOM, kill -9) is replaced, at most `count` times in all.
+    A worker killed by a signal (OOM, kill -9) is replaced on its GPU, at most `count` times
+    in all.
     """
     orders = args.to_json()
     procs = [send(proc, orders) for proc in spawned[:count]]
-    procs += [send(start(), orders) for _ in range(count - len(procs))]
+    procs += [send(start(gpu_for(i, gpus)), orders) for i in range(len(procs), count)]
+    gpu_of = {proc.pid: gpu_for(i, gpus) for i, proc in enumerate(procs)}
     codes: dict[int, int] = {}
     forwarded, replacements = False, count
     try:
@@ -192,7 +202,8 @@ def _run_children(
                     on_exit()  # a worker that died took its trial with it: reap it now
                     if proc.returncode < 0 and STOP.signum is None and replacements:
                         replacements -= 1
-                        procs.append(send(start(), orders))
+                        procs.append(send(start(gpu_of[proc.pid]), orders))
+                        gpu_of[procs[-1].pid] = gpu_of[proc.pid]
     finally:
         _stop_all(procs)
     STOP.check()

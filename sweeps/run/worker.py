@@ -23,8 +23,16 @@ from optuna.trial import FrozenTrial
 from sweeps.config.loader import with_values
 from sweeps.config.schema import Config
 from sweeps.errors import ConfigError
-from sweeps.keys import CHAIN_ATTR, CONFIG_ATTR, INTERRUPTED_ATTR, RESUME_RUN_ATTR, RESUMED_ATTR
+from sweeps.keys import (
+    CHAIN_ATTR,
+    CONFIG_ATTR,
+    GPU_ATTR,
+    INTERRUPTED_ATTR,
+    RESUME_RUN_ATTR,
+    RESUMED_ATTR,
+)
 from sweeps.output import Echo, quiet_failed_trials
+from sweeps.run.placement import VISIBLE_ENV
 from sweeps.run.reaper import (
     beating,
     claim,
@@ -87,6 +95,9 @@ def objective_for(
 
     def objective(trial: optuna.Trial) -> float | list[float]:
         claim(trial, args.session)
+        gpu = os.environ.get(VISIBLE_ENV)
+        if gpu is not None and config.trainer.accelerator != "cpu":  # for `sweep status`
+            trial.set_user_attr(GPU_ATTR, gpu)
         values = suggest(trial, config.search.space, config)
         trial_config = with_values(config, values)
         trial.set_user_attr(CONFIG_ATTR, trial_config.public())  # passwords masked
