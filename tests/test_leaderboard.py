@@ -56,11 +56,19 @@ def test_ranked_and_per_cell_rows_count_pruned_trials() -> None:
 
 def test_markdown_leads_with_the_best_trial_and_links_runs() -> None:
     text = markdown(fake_study(), "val_loss", "7")
-    first = "**Best val_loss = 0.001**, trial 1 ([run](#/experiments/7/runs/run1)): model.cell=lstm"
+    first = (
+        "**Best val_loss = 0.001**, trial 1 "
+        "([run](#/experiments/7/runs/run1?workflowType=machine_learning)): model.cell=lstm"
+    )
     assert text.startswith(first)
     assert "4 trials, 2 complete, 1 fail, 1 pruned." in text
     top = [line for line in text.splitlines() if line.startswith("| 1 |")]
-    assert top == ["| 1 | 1 | 0.001 | lstm | 0.01 | [run](#/experiments/7/runs/run1) |"]
+    assert top == [
+        (
+            "| 1 | 1 | 0.001 | lstm | 0.01 "
+            "| [run](#/experiments/7/runs/run1?workflowType=machine_learning) |"
+        )
+    ]
     assert "| model.cell | rnn | 1 | 0 | 1 | 0.15 | 0.15 |" in text
 
 
@@ -79,4 +87,5 @@ def test_leaderboard_updates_parent_and_experiment(workdir: Path) -> None:
     assert experiment.tags.items() >= EXPERIMENT_KIND.items()
     pointer = experiment.tags[NOTE_TAG]
     assert parent in pointer and "0.001" in pointer
-    assert "runs?workflowType=machine_learning&orderByKey=metrics.%60val_loss%60" in pointer
+    assert "runs?workflowType=machine_learning&viewStateShareKey=ranked-fake" in pointer
+    assert f"runs/{parent}?workflowType=machine_learning" in pointer

@@ -112,7 +112,7 @@ def objective_for(
             trial.set_user_attr(RESUMED_ATTR, result.resumed_from)
             _record_complete(run, result, config.search.metric)
         except optuna.TrialPruned as err:
-            _close(run, report, state="PRUNED", status="KILLED", reason=str(err))
+            _close(run, report, state="PRUNED", status="FINISHED", reason=str(err))
             shutil.rmtree(folder, ignore_errors=True)
             report(f"trial {trial.number:3d} PRUNED    {err}  {_short(values)}")
             raise

@@ -13,17 +13,19 @@ import warnings
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR, STOP_ATTR
-from sweeps.search.ranking import maximizing, ranked
+from sweeps.search.ranking import maximizing, ranked, trial_value
 from sweeps.track.stats import by_choice
-from sweeps.track.ui import runs_route
+from sweeps.track.tracking import best_tags
+from sweeps.track.views import ranked_view, ranked_view_route, run_route, view_tag
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 TOP = 10
+RUNNERS_UP = 4  # named beside the best, above the fold
 
 
 def objective_names(study: optuna.Study, first: str | None = None) -> list[str]:
@@ -48,18 +50,20 @@ def _fmt(value: object) -> str:
 
 def run_link(experiment_id: str, run_id: str | None) -> str:
     """A link the MLflow UI resolves from its own page (its routes live after the '#')."""
-    return f"[run](#/experiments/{experiment_id}/runs/{run_id})" if run_id else "-"
+    return f"[run]({run_route(experiment_id, run_id)})" if run_id else "-"
 
 
-def ranked_route(experiment_id: str, metric: str, minimize: bool) -> str:
-    """The UI route of the experiment's runs, sorted by the metric as the study ranks them.
-
-    MLflow 3.17's UI picks GenAI or model-training mode from the URL or the browser's last
-    choice (the `mlflow.experimentKind` tag only where its mode switch is off), so the route
-    names the mode. Sorting by a metric also lists the trials flat, not under their parent.
-    """
-    order = "true" if minimize else "false"
-    return f"{runs_route(experiment_id)}&orderByKey=metrics.%60{metric}%60&orderByAsc={order}"
+def _runners_up(best: list[FrozenTrial], experiment_id: str) -> list[str]:
+    """The next trials on one line: MLflow's run page folds a description after about 150
+    pixels, so the top of the ranking must fit above the fold, beside the best."""
+    if len(best) < 2:
+        return []
+    shown = [
+        f"trial {t.number} = {t.values[0]:.4g} "
+        f"({run_link(experiment_id, t.user_attrs.get(RUN_ATTR))})"
+        for t in best[1 : RUNNERS_UP + 1]
+    ]
+    return ["", "Then " + ", ".join(shown) + "; the full ranking is below."]
 
 
 def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TOP) -> str:
@@ -84,6 +88,7 @@ def markdown(study: optuna.Study, metric: str, experiment_id: str, top: int = TO
         lines.append(
             f"**Best {metric} = {top_one.values[0]:.6g}**, trial {top_one.number} ({link}): {shown}"
         )
+        lines += _runners_up(best, experiment_id)
     else:
         lines.append("No trial has completed yet.")
     stopped = study.user_attrs.get(STOP_ATTR)
@@ -155,15 +160,43 @@ class Leaderboard:
             finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
             stamp = int(time.time() * 1000)
             metrics.append(Metric("best_value", float(best[0].values[0]), stamp, finished))
-        self.client.log_batch(self.parent_id, metrics=metrics, tags=[RunTag(NOTE_TAG, note)])
-        route = ranked_route(self.experiment_id, self.metric, not maximizing(study))
+        tags = [RunTag(NOTE_TAG, note)]
+        if best and len(study.directions) == 1:  # the run page's tags show it at the top
+            tags += best_tags(best[0])
+        self.client.log_batch(self.parent_id, metrics=metrics, tags=tags)
+        if trial is not None:
+            self._log_pruned_value(study, trial)
+        self._write_view(study)
         pointer = f"Sweep `{study.study_name}`: "
         if best:
             value, number = best[0].values[0], best[0].number
             pointer += f"**best {self.metric} = {value:.6g}** (trial {number}). "
         pointer += (
-            f"[All trials ranked by {self.metric}]({route}); the leaderboard is the description "
-            f"of the parent run [{study.study_name}]"
-            f"(#/experiments/{self.experiment_id}/runs/{self.parent_id})."
+            f"[Its trials ranked by {self.metric}]"
+            f"({ranked_view_route(self.experiment_id, study.study_name)}); the leaderboard is "
+            f"the description of the parent run "
+            f"[{study.study_name}]({run_route(self.experiment_id, self.parent_id)})."
         )
         self.client.set_experiment_tag(self.experiment_id, NOTE_TAG, pointer)
+
+    def _log_pruned_value(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """A pruned trial's run gets the metric too, at the value it ranks by (its best
+        report), so sorting the runs by the metric places it among the completed ones."""
+        run_id = trial.user_attrs.get(RUN_ATTR)
+        if trial.state != TrialState.PRUNED or run_id is None:
+            return
+        value = trial_value(trial, maximize=maximizing(study))
+        if value is not None:
+            self.client.log_metric(str(run_id), self.metric, value, step=0)
+
+    def _write_view(self, study: optuna.Study) -> None:
+        """The study's shared view in the experiment's tags: its trials, ranked (views.py)."""
+        params = sorted({k for t in study.get_trials(deepcopy=False) for k in t.params})
+        view = ranked_view(
+            study.study_name,
+            self.metric,
+            minimize=not maximizing(study),
+            params=params,
+            parent_id=self.parent_id,
+        )
+        self.client.set_experiment_tag(self.experiment_id, *view_tag(study.study_name, view))

@@ -66,6 +66,15 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def best_tags(best: FrozenTrial) -> list[RunTag]:
+    """The parent run's tags that name the best trial, its run and its params."""
+    return [
+        RunTag("best.trial_number", str(best.number)),
+        RunTag("best.run_id", str(best.user_attrs.get(RUN_ATTR, ""))),
+        *[RunTag(f"best.{k}", str(v)) for k, v in best.params.items()],
+    ]
+
+
 class Tracker:
     """One MLflow experiment; creating it creates and migrates the store once, up front."""
 
@@ -156,14 +165,7 @@ class Tracker:
         completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if completed and len(study.directions) == 1:
             best = study.best_trial
-            self.client.log_batch(
-                run_id,
-                tags=[
-                    RunTag("best.trial_number", str(best.number)),
-                    RunTag("best.run_id", str(best.user_attrs.get(RUN_ATTR, ""))),
-                    *[RunTag(f"best.{k}", str(v)) for k, v in best.params.items()],
-                ],
-            )
+            self.client.log_batch(run_id, tags=best_tags(best))
         self.client.set_terminated(run_id, status=status, end_time=end_ms)
 
     def close_reaped(self, trial: FrozenTrial, reason: str) -> None:

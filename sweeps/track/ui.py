@@ -29,6 +29,8 @@ from collections.abc import Callable
 from types import FrameType
 
 from sweeps.errors import UnavailableError
+from sweeps.keys import EXPERIMENT_KIND
+from sweeps.track.views import runs_route, view_links
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 180  # a cold MLflow import on a loaded 2-core machine takes a while
@@ -46,25 +48,26 @@ def command(uri: str, port: int) -> list[str]:
     ]
 
 
-def runs_route(experiment_id: str) -> str:
-    """The UI route of an experiment's runs, in model-training mode (the routes follow '#')."""
-    return f"#/experiments/{experiment_id}/runs?workflowType=machine_learning"
-
-
 def sweep_links(url: str) -> list[str]:
-    """A line per experiment that holds sweeps (tagged as model development): name and link."""
+    """Lines of links into the sweeps' experiments (those tagged as model development): per
+    study its ranked trials and its leaderboard, or the experiment's runs where no study wrote
+    a view."""
     query = f"{url}/api/2.0/mlflow/experiments/search?max_results=1000"
     try:
         with urllib.request.urlopen(query, timeout=10) as response:
             found = json.load(response).get("experiments", [])
     except (OSError, ValueError):
         return []  # the links are a convenience: the UI itself is up
-    kind = ("mlflow.experimentKind", "custom_model_development")
-    return [
-        f"  runs of {e['name']!r}: {url}/{runs_route(e['experiment_id'])}"
-        for e in found
-        if any((t.get("key"), t.get("value")) == kind for t in e.get("tags", []))
-    ]
+    lines = []
+    for experiment in found:
+        tags = {t.get("key"): t.get("value") for t in experiment.get("tags", [])}
+        if any(tags.get(k) != v for k, v in EXPERIMENT_KIND.items()):
+            continue
+        views = view_links(url, experiment["experiment_id"], tags)
+        lines += views or [
+            f"  runs of {experiment['name']!r}: {url}/{runs_route(experiment['experiment_id'])}"
+        ]
+    return lines
 
 
 def _die_with_parent() -> None:
