@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks import (
+    busy,
     cells,
     cli_latency,
     diagnostics_cost,
@@ -40,6 +41,7 @@ CASES: dict[str, Case] = {
     "throughput": throughput.run,
     "pruning": pruning.run,
     "report": report_scale.run,
+    "busy": busy.run,
 }
 
 

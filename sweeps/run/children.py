@@ -13,9 +13,7 @@ import subprocess
 import sys
 
 from sweeps.run.placement import pin
-
-# One torch thread per worker: two one-thread processes beat one two-thread process here.
-THREADS_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+from sweeps.train.threads import thread_env
 
 
 def start(gpu: str | None = None) -> subprocess.Popen[str]:
@@ -29,7 +27,7 @@ def start(gpu: str | None = None) -> subprocess.Popen[str]:
         [sys.executable, "-m", "sweeps.run.worker"],
         stdin=subprocess.PIPE,
         text=True,
-        env={**os.environ, **THREADS_ENV, **pin(gpu)},
+        env={**os.environ, **thread_env(), **pin(gpu)},  # threads set before torch loads
         start_new_session=True,
     )
 

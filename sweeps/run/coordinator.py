@@ -116,7 +116,6 @@ def run_sweep(
         session=uuid.uuid4().hex,
         checkpoints=str(Path(CHECKPOINTS).resolve()),
         deadline=None if config.search.timeout is None else time.time() + config.search.timeout,
-        threads=1 if workers > 1 else None,
         coordinator_pid=os.getpid() if workers > 1 else None,
     )
     started = time.perf_counter()

@@ -63,7 +63,6 @@ class WorkerArgs:
     session: str  # the `sweep run` invocation, recorded on each trial
     checkpoints: str  # folder of per-trial checkpoints, for resuming retried trials
     deadline: float | None = None  # unix time after which no trial starts (search.timeout)
-    threads: int | None = None  # torch threads; 1 when several workers share the cores
     coordinator_pid: int | None = None  # stop after the current trial if it is gone
 
     def to_json(self) -> str:
@@ -212,10 +211,6 @@ def main() -> None:
         sys.exit(DONE)
     args = WorkerArgs.from_json(orders)
     quiet_failed_trials()  # as the CLI does: the worker's own line reports a failed trial
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(args.threads)
 
     def report(line: str) -> None:
         print(line, flush=True)

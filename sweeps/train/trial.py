@@ -28,6 +28,7 @@ from sweeps.search.ranking import best_index
 from sweeps.signals import STOP
 from sweeps.train.callbacks import EpochCurves, MetricWatch
 from sweeps.train.diagnosis import DiagnosticsLog
+from sweeps.train.threads import use_trial_threads
 
 if TYPE_CHECKING:
     import optuna
@@ -129,6 +130,7 @@ def train(
     With `plot`, the diagnostics' gradient-over-time figure is drawn too (a sweep draws it for
     its best trials only, at the end).
     """
+    use_trial_threads()  # every way into training passes here: sweep run, workers, train
     pl.seed_everything(config.seed, verbose=False)
     datamodule = make_datamodule(config, load=True)
     check_metric(config, datamodule.spec)
