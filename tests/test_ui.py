@@ -51,9 +51,7 @@ def test_ui_answers_then_stops_with_its_parent_on_sigterm(workdir: Path) -> None
         while "(Ctrl-C stops it)" not in line and proc.poll() is None:
             line += proc.stdout.readline()  # the URL is printed only once the server answers
         # The address is the first line: no server banner, no warning before it.
-        assert line.startswith(f"MLflow UI for sqlite:///mlflow.db at http://127.0.0.1:{port} "), (
-            line
-        )
+        assert line.startswith(f"MLflow UI for sqlite:///mlflow.db at 127.0.0.1:{port} "), line
         # Then a link per sweep that opens its runs, not MLflow's GenAI overview.
         link = proc.stdout.readline()
         assert f"runs of 'tiny': http://127.0.0.1:{port}/#/experiments/" in link, line + link
@@ -175,7 +173,9 @@ def test_every_printed_link_names_a_view_that_exists(workdir: Path) -> None:
     try:
         assert proc.stdout is not None
         address = proc.stdout.readline()
-        assert f"at http://127.0.0.1:{port} (Ctrl-C stops it)" in address, address
+        # The address has no scheme: the first link is the answer, not MLflow's home page.
+        assert f"at 127.0.0.1:{port} (Ctrl-C stops it)" in address, address
+        assert "http" not in address, address
         ranked, board = proc.stdout.readline(), proc.stdout.readline()
         # The first link: the study's trials ranked by its metric, through a shared view.
         assert ranked.startswith("  trials of 'tiny' ranked by val_loss: http"), ranked

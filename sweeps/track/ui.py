@@ -30,7 +30,7 @@ from types import FrameType
 
 from sweeps.errors import UnavailableError
 from sweeps.keys import EXPERIMENT_KIND
-from sweeps.track.views import runs_route, view_links
+from sweeps.track.views import EXPERIMENTS_ROUTE, runs_route, view_links
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 180  # a cold MLflow import on a loaded 2-core machine takes a while
@@ -140,8 +140,10 @@ def _watch(proc: subprocess.Popen[bytes], uri: str, port: int, echo: Callable[[s
                 raise UnavailableError(f"the MLflow UI did not answer at {url} within 180 s")
             time.sleep(0.25)
         if proc.poll() is None:
-            echo(f"MLflow UI for {uri} at {url} (Ctrl-C stops it)")
-            for line in sweep_links(url):
+            # The address without its scheme: the first link a terminal offers is the answer,
+            # not MLflow's home page, which opens in GenAI mode.
+            echo(f"MLflow UI for {uri} at {HOST}:{port} (Ctrl-C stops it)")
+            for line in sweep_links(url) or [f"  experiments: {url}/{EXPERIMENTS_ROUTE}"]:
                 echo(line)
         return proc.wait()
     except KeyboardInterrupt:

@@ -31,6 +31,9 @@ COLUMN_PX = 110
 STATE_TAG = "optuna.state"  # COMPLETE, PRUNED, FAIL: a column that tells pruned from failed
 
 
+EXPERIMENTS_ROUTE = f"#/experiments?{MODE}"  # the list of experiments
+
+
 def run_route(experiment_id: str, run_id: str) -> str:
     """A run's page in model-training mode."""
     return f"#/experiments/{experiment_id}/runs/{run_id}?{MODE}"
