@@ -171,11 +171,10 @@ class Leaderboard:
         if best:
             value, number = best[0].values[0], best[0].number
             pointer += f"**best {self.metric} = {value:.6g}** (trial {number}). "
-        pointer += (
-            f"[Its trials ranked by {self.metric}]"
-            f"({ranked_view_route(self.experiment_id, study.study_name)}); the leaderboard is "
-            f"the description of the parent run "
-            f"[{study.study_name}]({run_route(self.experiment_id, self.parent_id)})."
+        pointer += (  # one line: the experiment page folds its description after one
+            f"[Trials ranked by {self.metric}]"
+            f"({ranked_view_route(self.experiment_id, study.study_name)}), "
+            f"[leaderboard]({run_route(self.experiment_id, self.parent_id)})."
         )
         self.client.set_experiment_tag(self.experiment_id, NOTE_TAG, pointer)
 
