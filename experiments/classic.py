@@ -77,6 +77,7 @@ def jobs(plan: dict[str, Any]) -> list[Job]:
             Job("adding", t, v, seed, budget(t, plan), plan["params"], plan["lr"])
             for t in plan["lengths"]
             for v in ADDING
+            if v in plan.get("variants", ADDING)
         ]
         mine += [
             Job(
@@ -89,6 +90,7 @@ def jobs(plan: dict[str, Any]) -> list[Job]:
                 plan["copy_lr"],
             )
             for v in COPY
+            if v in plan.get("variants", COPY)
         ]
         out += sorted(mine, key=lambda j: -j.updates * j.length)
     return out
@@ -168,11 +170,12 @@ def _job_fields(record: dict[str, Any]) -> dict[str, Any]:
 def write(
     out: Path, fields: dict[str, str], plan: dict[str, Any], results: list[dict[str, Any]]
 ) -> str:
-    """classic.md (stamp and tables) and classic.json (the same and every run)."""
+    """<stem>.md (stamp and tables) and <stem>.json (the same and every run)."""
+    stem = plan.get("stem", "classic")
     text = "# make classic\n\n" + markdown(fields) + "\n\n" + tables(results) + "\n"
-    (out / "classic.md").write_text(text)
+    (out / f"{stem}.md").write_text(text)
     record = {"stamp": fields, "plan": plan, "runs": results}
-    (out / "classic.json").write_text(json.dumps(record, indent=1))
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=1))
     return text
 
 
@@ -182,8 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
     parser.add_argument("--jobs", type=int, default=2, help="processes, one torch thread each")
     parser.add_argument("--seeds", type=int, help="use only the first N seeds")
+    parser.add_argument("--variants", nargs="+", choices=ADDING, help="only these cells")
+    parser.add_argument("--lr", type=float, help="the adding problem's learning rate")
+    parser.add_argument("--stem", default="classic", help="the output files' name")
     args = parser.parse_args(argv)
     plan = dict(QUICK if args.quick else FULL)
+    plan["stem"] = args.stem
+    if args.variants:
+        plan["variants"] = args.variants
+    if args.lr is not None:
+        plan["lr"] = args.lr
     if args.seeds is not None:
         plan["seeds"] = plan["seeds"][: args.seeds]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -205,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     fields["load average at the end"] = load_average()
     fields["runs"] = f"{len(results)} of {len(todo)}"
     text = write(args.out, fields, plan, results)
-    plot_all([r for r in results if "error" not in r], args.out)
+    plot_all([r for r in results if "error" not in r], args.out, args.stem)
     print(text)
     print(f"wall time {seconds / 60:.1f} min on {os.cpu_count()} cores")
     return 0

@@ -22,14 +22,15 @@ def _by(runs: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
     return [r for r in runs if all(r[k] == v for k, v in match.items())]
 
 
-def plot_all(runs: list[dict[str, Any]], out: Path) -> None:
-    """classic_solve.png, classic_mse.png, classic_grad.png and classic_timescale.png."""
+def plot_all(runs: list[dict[str, Any]], out: Path, stem: str = "classic") -> None:
+    """<stem>_solve.png, _mse.png, _grad.png and _timescale.png (the last for gated cells)."""
     adding = _by(runs, task="adding")
     if adding:
-        plot_solve(adding, out / "classic_solve.png")
-        plot_mse(adding, out / "classic_mse.png")
-        plot_grad(adding, out / "classic_grad.png")
-    plot_timescale(runs, out / "classic_timescale.png")
+        plot_solve(adding, out / f"{stem}_solve.png")
+        plot_mse(adding, out / f"{stem}_mse.png")
+        plot_grad(adding, out / f"{stem}_grad.png")
+    if any(r["probes"][0]["timescale"] is not None for r in runs):
+        plot_timescale(runs, out / f"{stem}_timescale.png")
 
 
 def plot_solve(runs: list[dict[str, Any]], path: Path) -> None:
