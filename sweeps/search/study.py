@@ -217,3 +217,4 @@ class SweepSummary:
     already_done: bool = False
     stopped: str | None = None  # why search.stop ended the sweep
     all_failed: bool = False  # every trial this invocation finished failed
+    best_number: int | None = None  # the best trial's number (one objective)
