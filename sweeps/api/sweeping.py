@@ -121,13 +121,25 @@ def train(
 
 
 def reproduce(run_id: str, *, tracking_uri: str | None = None, echo: Echo = print) -> TrainOutcome:
-    """Retrain a logged run (a trial, or a train run) from its own config.yaml."""
+    """Retrain a logged run (a trial, or a train run) from its own config.yaml.
+
+    Before training, `echo` says which of its provenance (code commit, uncommitted changes,
+    packages, Python, torch, CUDA, data) differ from now: such a rerun is not the same run.
+    """
     from sweeps.run.single import logged_run, train_once
+    from sweeps.track.provenance import differences, provenance_tags
 
     cfg, reached, logged = logged_run(tracking_uri or default_tracking_uri(), run_id)
+    changed = differences(dict(logged.data.tags), provenance_tags(cfg))
+    if changed:
+        echo(f"not the same conditions as run {run_id}:")
+        for line in changed:
+            echo(f"  {line}")
+    else:
+        echo(f"same code, packages and data as run {run_id}")
     with stoppable():
         result, new_id = train_once(cfg, reproduces=logged)
-    return _outcome(cfg, result, new_id, reproduces=run_id, reached=reached)
+    return _outcome(cfg, result, new_id, reproduces=run_id, reached=reached, differences=changed)
 
 
 def _outcome(

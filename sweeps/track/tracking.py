@@ -21,6 +21,7 @@ from sweeps.keys import EXPERIMENT_KIND, KIND_TAG, PARENT_ATTR, RUN_ATTR
 from sweeps.secrets import redact
 from sweeps.stores import blank_store
 from sweeps.stores.storage import file_lock
+from sweeps.track.provenance import log_provenance
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -138,6 +139,7 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=study.study_name)
         run_id = run.info.run_id
         self.client.log_text(run_id, config.to_yaml(), "config.yaml")
+        log_provenance(self.client, run_id, config)
         study.set_user_attr(PARENT_ATTR, run_id)
         return str(run_id)
 
@@ -203,6 +205,7 @@ class Tracker:
         child = TrialRun(self.client, run.info.run_id, config.search.metric)
         child.log_params(params)
         self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
+        log_provenance(self.client, child.run_id, config)
         trial.set_user_attr(RUN_ATTR, child.run_id)
         return child
 
@@ -232,6 +235,7 @@ class Tracker:
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=name)
         child = TrialRun(self.client, run.info.run_id, config.search.metric)
         self.client.log_text(child.run_id, config.to_yaml(), "config.yaml")
+        log_provenance(self.client, child.run_id, config)
         return child
 
 
