@@ -165,7 +165,21 @@ def test_a_pruned_trial_sends_its_held_epochs_and_a_stopped_one_sends_nothing() 
 
 def test_a_checkpoint_written_before_the_batching_still_resumes() -> None:
     run = _Sent()
-    curves = EpochCurves(run)  # type: ignore[arg-type]
+    curves = EpochCurves(run, every_s=2.0)  # type: ignore[arg-type]
     curves.load_state_dict({"pending": (3, {"val_loss": 0.5})})  # an older checkpoint: no stamps
     curves.on_train_end(_trainer(3), None)  # type: ignore[arg-type]
     assert run.metrics == {3: {"val_loss": 0.5}} and run.stamps[3] > 0
+
+
+def test_no_epoch_after_the_saved_state_is_sent_before_training_ends() -> None:
+    # A retry resumes from the saved state and trains the later epochs again: sent before,
+    # they would be on the curve twice.
+    run, clock, saved = _Sent(), _Clock(), [-1]
+    curves = EpochCurves(run, every_s=2.0, clock=clock, saved=lambda: saved[0])  # type: ignore[arg-type]
+    _run_epochs(curves, clock, range(3), seconds=1.0)
+    assert run.batches == []  # nothing saved yet
+    saved[0] = 2  # a checkpoint at epoch 2's end
+    _run_epochs(curves, clock, range(3, 6), seconds=1.0)
+    assert run.batches == [[0, 1, 2]]  # held back: epochs 3 and 4, after the checkpoint
+    curves.on_train_end(_epoch_trainer(5), None)  # type: ignore[arg-type]
+    assert run.batches == [[0, 1, 2], [3, 4, 5]]  # the end sends them all, each once

@@ -189,7 +189,7 @@ def test_probed_epochs_follow_the_schedule_and_end_on_the_last(
     tmp_path: Path, every: bool | int | str, stop: int | None, probed: list[int], alone: list[int]
 ) -> None:
     run: Any = _Run(tmp_path)
-    sink = EpochCurves(run)
+    sink = EpochCurves(run, every_s=2.0)
     stops = [] if stop is None else [_StopAfter(stop)]
     _fit([sink, DiagnosticsLog(run, every=every, sink=sink), *stops], max_epochs=7)
     assert sorted(run.epochs) == [INITIAL, *range(7 if stop is None else stop + 1)]
@@ -286,3 +286,36 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
         names = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
         figure = {"diagnostics/grad_over_time.png"} if child.info.run_id in drawn else set()
         assert names == {"diagnostics/grad_over_time.json"} | figure
+
+
+class _Clock(pl.Callback):
+    """A fake clock: each epoch takes 1 s, and each probe the seconds `probe_s` says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.now += 1.0
+
+
+def test_probes_keep_within_their_budget_of_the_trials_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()
+    diagnose = ProbeTwin.diagnose
+
+    def slow(self: ProbeTwin, *args: Any, **kwargs: Any) -> Any:
+        clock.now += 0.2  # each probe: a fifth of an epoch
+        return diagnose(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProbeTwin, "diagnose", slow)
+    run: Any = _Run(tmp_path)
+    log = DiagnosticsLog(run, every="log", budget=0.05, clock=clock)
+    _fit([clock, log], max_epochs=20)
+    # The schedule is 0, 1, 2, 4, 8, 16: two probes (0.4 s) fit in 5% of the time only from
+    # about 8 s in, and three from about 12 s; the first and the last always run.
+    assert log.epochs == [INITIAL, 8, 16, 19]
+    assert 0.2 * (len(log.epochs) - 2) <= 0.05 * clock.now

@@ -28,7 +28,9 @@ from sweeps.track.tracking import curve_name
 
 pytestmark = pytest.mark.slow
 
-SLOW_TRIALS = {"max_epochs": 40}  # tiny data: long enough to stop a trial mid-way
+# Tiny data: long enough to stop a trial mid-way; a checkpoint after every epoch, so the
+# epoch a kill comes at says what the retry resumes from.
+SLOW_TRIALS = {"max_epochs": 40, "write_every_s": 0}
 
 
 def _config(folder: Path, n_trials: int, **trainer: Any) -> Path:

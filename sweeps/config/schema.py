@@ -115,6 +115,10 @@ class TrainerConfig(_Strict):
     # Mixed precision runs the net in 16 bits and keeps the loss and weights in 32; 16-mixed
     # scales the loss and needs CUDA (sweeps/run/preflight.py), bf16-mixed runs anywhere.
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    # Least seconds between two writes of a trial's checkpoints, and of its curves to MLflow
+    # (sweeps/train/checkpoints.py): on short epochs each write is a share of the epoch, and a
+    # kill loses at most this much training. 0: after every epoch.
+    write_every_s: float = Field(3.0, ge=0.0)
     # Cap batches per epoch on a large corpus, so an "epoch" is a fixed amount of work.
     limit_train_batches: int | None = Field(None, ge=1)
     limit_val_batches: int | None = Field(None, ge=1)

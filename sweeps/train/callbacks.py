@@ -80,31 +80,31 @@ class MetricWatch(pl.Callback):
             raise optuna.TrialPruned(self.prune_reason)
 
 
-# The least time between two MLflow writes of a trial's curves. On a cheap epoch one write is a
-# noticeable share of the epoch; a curve a second or two behind costs nothing.
-SEND_EVERY_S = 2.0
-
-
 class EpochCurves(pl.Callback):
     """Sends each epoch's metrics to the trial's MLflow run, several epochs in one batch call.
 
     Per epoch, not per step: an MLflow write to SQLite costs more than a small model's step. The
-    first epoch is sent at once, then finished epochs are held until `every_s` seconds have
-    passed since the last send, and sent together (one SQLite commit); the rest go when training
-    ends or the trial is pruned. Lightning validates before `on_train_epoch_end`, so an epoch is
-    finished only once the module has logged its training loss, at the next epoch's start.
-    Each epoch keeps the wall time its validation ended as its MLflow timestamp, so charts
-    against time show when it ran, not when it was sent.
+    first epoch is sent as soon as it may be (see `saved`), then finished epochs are held until
+    `every_s` seconds have passed since the last send, and sent together (one SQLite commit); the
+    rest go when training ends or the trial is pruned. Lightning validates before
+    `on_train_epoch_end`, so an epoch is finished only once the module has logged its training
+    loss, at the next epoch's start. Each epoch keeps the wall time its validation ended as its
+    MLflow timestamp, so charts against time show when it ran, not when it was sent. With
+    `saved` (the last epoch whose training state is on disk), no later epoch is sent before
+    training ends: a retry resumes from that state and trains those epochs again, and the curve
+    would show them twice.
     """
 
     def __init__(
         self,
         run: TrialRun,
-        every_s: float = SEND_EVERY_S,
+        every_s: float,  # trainer.write_every_s
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        saved: Callable[[], int] | None = None,
     ) -> None:
         self.run = run
+        self.saved = saved
         self.every_s = every_s
         self._clock = clock
         self._wall = wall
@@ -151,7 +151,7 @@ class EpochCurves(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._finish_epoch(trainer, with_train=True)
-        self._send()
+        self._send(final=True)
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
@@ -162,7 +162,7 @@ class EpochCurves(pl.Callback):
         # what exists, and never let a logging error hide the exception that ends the trial.
         try:
             self._finish_epoch(trainer, with_train=False)
-            self._send()
+            self._send(final=True)
         except Exception as err:  # noqa: BLE001
             warnings.warn(f"could not log the last epochs to MLflow: {err}", stacklevel=1)
 
@@ -177,8 +177,10 @@ class EpochCurves(pl.Callback):
         self._held.append(self._pending)
         self._pending = None
 
-    def _send(self) -> None:
-        if self._held:
-            self.run.log_epochs(self._held)
-            self._held = []
+    def _send(self, *, final: bool = False) -> None:
+        upto = math.inf if final or self.saved is None else self.saved()
+        ready = [record for record in self._held if record[0] <= upto]
+        if ready:
+            self.run.log_epochs(ready)
+            self._held = [record for record in self._held if record[0] > upto]
             self._last_send = self._clock()

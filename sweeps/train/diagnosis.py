@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,9 @@ PROBE_SIZE = 64  # sequences in the probe batch: the first ones of the validatio
 INITIAL = -1
 ARTIFACT_DIR = "diagnostics"
 CURVE_NAME = "grad_over_time"
+# The largest share of a trial's time that the scheduled probes may take, measured as it runs:
+# on short epochs a probe costs a large part of one, and the schedule then thins out.
+PROBE_BUDGET = 0.05
 
 
 class DiagnosticsLog(pl.Callback):
@@ -42,6 +46,9 @@ class DiagnosticsLog(pl.Callback):
     Put it after the sink and before the pruning callback, so the epoch a trial is pruned at is
     still recorded. A sweep draws the `.png` once, at its end, for the best trial of each cell
     (`plot_best`): matplotlib's drawing costs a short GPU trial a large share of its time.
+    With a `budget` (a share, PROBE_BUDGET in a sweep), a scheduled probe is skipped while the
+    probes so far and one more would take more than that share of the time since fit start;
+    the first and the last probes always run.
     """
 
     def __init__(
@@ -53,8 +60,15 @@ class DiagnosticsLog(pl.Callback):
         sink: EpochCurves | None = None,
         plot: bool = False,
         probe_from: Iterable[tuple[Any, ...]] | None = None,
+        budget: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.run = run
+        self.budget = budget
+        self._clock = clock
+        self._started = 0.0
+        self._spent = 0.0  # seconds the probes took so far
+        self._cost = 0.0  # seconds the last probe took
         self.probe_from = probe_from  # the validation batches; else the datamodule's
         self.every = check_diagnostics(every)
         self.sink = sink
@@ -68,6 +82,7 @@ class DiagnosticsLog(pl.Callback):
         self._validated = -1  # the last epoch whose validation ended
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = self._clock()
         loader = self.probe_from
         if loader is None:
             loader = trainer.datamodule.val_dataloader()  # type: ignore[attr-defined]
@@ -84,8 +99,13 @@ class DiagnosticsLog(pl.Callback):
             return
         epoch = self._validated = trainer.current_epoch
         last = 0 < (trainer.max_epochs or 0) <= epoch + 1  # -1 or None: no last epoch
-        if probe_due(epoch, self.every) or last:
+        if (probe_due(epoch, self.every) and self._affordable()) or last:
             self._probe(pl_module, epoch)
+
+    def _affordable(self) -> bool:
+        if self.budget is None:
+            return True
+        return self._spent + self._cost <= self.budget * (self._clock() - self._started)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # Stopped early (patience, a stop request): the weights are still the last epoch's.
@@ -95,6 +115,7 @@ class DiagnosticsLog(pl.Callback):
 
     def _probe(self, pl_module: pl.LightningModule, epoch: int) -> None:
         assert self._twin is not None
+        start = self._clock()
         found = self._twin.diagnose(pl_module.net, self._batch, pl_module.task)  # type: ignore[arg-type]
         if self.sink is not None:  # at train end the epoch's batch has gone: add sends alone
             self.sink.add(finite(found.metrics), epoch=epoch)
@@ -102,6 +123,8 @@ class DiagnosticsLog(pl.Callback):
             self.run.log_epoch(finite(found.metrics), epoch=epoch)
         self.epochs.append(epoch)
         self.curves.append(found.grad_over_time)
+        self._cost = self._clock() - start
+        self._spent += self._cost
 
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException

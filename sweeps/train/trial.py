@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.profilers import Profiler
 
 from datamodules.base import DataSpec
@@ -27,7 +26,8 @@ from sweeps.search.objectives import check_metric
 from sweeps.search.ranking import best_index
 from sweeps.signals import STOP
 from sweeps.train.callbacks import EpochCurves, MetricWatch
-from sweeps.train.diagnosis import DiagnosticsLog
+from sweeps.train.checkpoints import LAST, Checkpoints
+from sweeps.train.diagnosis import PROBE_BUDGET, DiagnosticsLog
 from sweeps.train.threads import use_trial_threads
 
 if TYPE_CHECKING:
@@ -126,7 +126,8 @@ def train(
     """Fit one model; raise TrialPruned when Optuna prunes it, KeyboardInterrupt when stopped.
 
     With `resume`, `workdir` outlives the process: the full training state is saved there
-    after every epoch (`last.ckpt`), and a later call with the same folder continues from it.
+    on a clock (`last.ckpt`, sweeps/train/checkpoints.py), and a later call with the same
+    folder continues from it.
     With `plot`, the diagnostics' gradient-over-time figure is drawn too (a sweep draws it for
     its best trials only, at the end).
     """
@@ -141,20 +142,17 @@ def train(
     if run is not None:  # beside the values, so a reader sees whether the model beats them
         run.log_summary({}, baseline_tags(datamodule.spec))
     metric, mode = config.search.metric, config.search.direction[:3]
-    checkpoint = ModelCheckpoint(
-        dirpath=workdir,
-        filename="best",
-        monitor=metric,
-        mode=mode,
-        save_top_k=1,
-        # Weights and hyperparameters only: the artifact is for evaluation and reuse, and
-        # skipping optimizer state halves each save on the improving epochs.
-        save_weights_only=True,
-        enable_version_counter=False,
+    # best.ckpt, and with resume the state a retry continues from (last.ckpt): weights,
+    # optimizer, scheduler, callbacks and epoch, written on a clock.
+    every_s = config.trainer.write_every_s
+    checkpoint = Checkpoints(
+        workdir, metric, maximize=mode == "max", resume=resume, every_s=every_s
     )
     watch = MetricWatch(metric, trial)
     # Curves first: an epoch that gets pruned still reaches MLflow before the trial ends.
-    curves = EpochCurves(run) if run is not None else None
+    curves = None
+    if run is not None:
+        curves = EpochCurves(run, every_s=every_s, saved=lambda: checkpoint.saved_epoch)
     callbacks: list[pl.Callback] = [curves] if curves is not None else []
     val_loader = datamodule.val_dataloader()  # validation's batches, and the probe's first
     if run is not None and config.trainer.diagnostics:  # before the pruner: its epoch counts
@@ -165,15 +163,12 @@ def train(
                 sink=curves,
                 plot=plot,
                 probe_from=val_loader,
+                budget=PROBE_BUDGET,
             )
         )
     callbacks += [watch, checkpoint]
-    last = workdir / "last.ckpt"
+    last = workdir / LAST
     resumed_from = _resume_point(workdir, config) if resume else 0
-    if resume:  # weights, optimizer, scheduler, callbacks and epoch: all a retry needs
-        callbacks.append(
-            ModelCheckpoint(dirpath=workdir, filename="last", enable_version_counter=False)
-        )
     if config.trainer.patience is not None:
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=config.trainer.patience))
     trainer = pl.Trainer(
@@ -213,9 +208,8 @@ def train(
         # trial would stay RUNNING. As KeyboardInterrupt, Optuna marks it FAIL and re-raises.
         # (Lightning also set SIGINT to ignore; the CLI restores its handlers on the way out.)
         raise KeyboardInterrupt(f"training stopped by a signal ({exc})") from exc
-    best = checkpoint.best_model_score
-    best_value = float(best) if best is not None else math.nan
-    ckpt_path = Path(checkpoint.best_model_path) if checkpoint.best_model_path else None
+    best_value = checkpoint.best_value
+    ckpt_path = checkpoint.best_path
     test_metrics: dict[str, float] = {}
     if test and ckpt_path is not None:
         with _quiet():
@@ -253,7 +247,7 @@ def _resume_point(workdir: Path, config: Config) -> int:
             old.unlink()
     workdir.mkdir(parents=True, exist_ok=True)
     stamp.write_text(config.digest())
-    return _saved_epoch(workdir / "last.ckpt")
+    return _saved_epoch(workdir / LAST)
 
 
 def _saved_epoch(path: Path) -> int:
