@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU check: the quickstart on the GPU, then the overhead benchmark against a plain cuda loop.
+# The GPU check: the quickstart on the GPU, the overhead benchmark against a plain cuda loop,
+# then the trials per hour of 1, 2, 4 and 8 workers sharing the one GPU (benchmarks/gpu_workers.py).
 #
 # For a GPU machine without network whose Python already has torch and Lightning:
 #   benchmarks/gpu_check.sh --fetch   on a machine with network: fill .gpu-wheels/ (about 20 MB)
@@ -17,10 +18,12 @@ WHEELS=${WHEELS:-$ROOT/.gpu-wheels}
 SITE=$ROOT/.gpu-site
 OUTDIR=${OUT:-}  # where the device tool collects files; the profile goes there if set
 GPU_PYTHON_VERSION=${GPU_PYTHON_VERSION:-3.12}  # the GPU image's Python, for --fetch
-TRIALS=${TRIALS:-6}  # of the quickstart's 16
-# Guards that keep the check under 5 minutes on a GPU; raise them for --cpu on a busy machine.
-SWEEP_S=${SWEEP_S:-150}
-BENCH_S=${BENCH_S:-240}
+TRIALS=${TRIALS:-4}  # of the quickstart's 16
+# Guards that keep the whole check under 8 minutes on a GPU; raise them for --cpu on a busy
+# machine. WORKERS_S covers the 8 sweeps of gpu_workers.py, each at most an eighth of it.
+SWEEP_S=${SWEEP_S:-60}
+BENCH_S=${BENCH_S:-200}
+WORKERS_S=${WORKERS_S:-184}
 MODE=${1:-gpu}
 
 case $MODE in
@@ -73,4 +76,8 @@ trap 'rm -rf "$WORK"' EXIT
 echo "== overhead against a plain loop on $DEVICE"
 # QUICK=1: tiny budgets, to try the script; PROFILE=N: first the N costliest functions of a trial
 timeout "$BENCH_S" "$RUN" -m benchmarks.overhead --device "$DEVICE" --profile "${PROFILE:-0}" \
-  ${QUICK:+--quick}
+  ${QUICK:+--quick} || echo "(the overhead case missed a goal or ran out of time)"
+
+echo "== 1, 2, 4 and 8 workers on one $DEVICE device: trials per hour"
+timeout "$WORKERS_S" "$RUN" -m benchmarks.gpu_workers --device "$DEVICE" \
+  --timeout "$((WORKERS_S / 8))" ${QUICK:+--quick}
