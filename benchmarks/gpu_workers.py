@@ -1,7 +1,7 @@
 """Trials per hour of 1, 2, 4 and 8 workers sharing one GPU: what `search.trials_per_gpu` buys.
 
-Each count runs a whole `sweep run --workers N --gpus 0` process (N workers pinned to the one
-GPU), with `TRIALS_PER_WORKER` trials a worker of the near-zero model or the bench LSTM
+Each count runs a whole `sweep run --workers N` process that sees one GPU (N workers pinned to
+it), with `TRIALS_PER_WORKER` trials a worker of the near-zero model or the bench LSTM
 (`benchmarks/overhead.py`'s shapes), random sampling of the learning rate, no pruning. Trials per
 hour count the whole process, start-up included; each row compares N workers with one. The
 goal on a GPU: 4 workers give at least 3 times the trials per hour of one. Run by
@@ -11,6 +11,7 @@ benchmarks/gpu_check.sh; `--device cpu --quick` tries it on a CPU.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,8 @@ def sweep_seconds(
         "pruner": {"name": "none"},
         "space": {"optimizer.lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}},
     }
-    gpus = ["--gpus", "0"] if device == "cuda" else []
+    # The first GPU only: the workers share it, whatever the machine has.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0"} if device == "cuda" else None
     with tempfile.TemporaryDirectory(prefix="gpu-workers-") as folder:
         config = Path(folder) / "bench.yaml"
         config.write_text(yaml.safe_dump(raw))
@@ -49,7 +51,7 @@ def sweep_seconds(
         start = time.perf_counter()
         try:
             done = subprocess.run(
-                command + gpus, cwd=folder, capture_output=True, text=True, timeout=timeout
+                command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout
             )
         except subprocess.TimeoutExpired:
             return None
