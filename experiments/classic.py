@@ -188,7 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", choices=ADDING, help="only these cells")
     parser.add_argument("--lr", type=float, help="the adding problem's learning rate")
     parser.add_argument("--stem", default="classic", help="the output files' name")
+    parser.add_argument(
+        "--replot", action="store_true", help="redraw the figures from <out>/<stem>.json only"
+    )
     args = parser.parse_args(argv)
+    if args.replot:  # a run stopped before its end wrote its tables, not its figures
+        record = json.loads((args.out / f"{args.stem}.json").read_text())
+        plot_all([r for r in record["runs"] if "error" not in r], args.out, args.stem)
+        return 0
     plan = dict(QUICK if args.quick else FULL)
     plan["stem"] = args.stem
     if args.variants:

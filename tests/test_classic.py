@@ -35,6 +35,9 @@ def test_classic_quick_writes_the_tables_plots_and_runs(tmp_path: Path) -> None:
             assert start[task, length, "lstm_chrono"] > start[task, length, "lstm"]
     for name in ("solve", "mse", "grad", "timescale"):
         assert (out / f"classic_{name}.png").stat().st_size > 5000
+        (out / f"classic_{name}.png").unlink()
+    assert classic.main(["--replot", "--out", str(out)]) == 0  # from classic.json alone
+    assert all((out / f"classic_{n}.png").exists() for n in ("solve", "mse", "grad", "timescale"))
 
 
 def test_the_budget_grows_with_the_length() -> None:
