@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from sweeps.errors import ConfigError, clip
+from sweeps.errors import ConfigError, clip, disk_full
 from sweeps.output import DEBUG_ENV, debugging
 from sweeps.secrets import redact
 
@@ -59,6 +59,10 @@ def exits(fn: F) -> F:
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as err:  # noqa: BLE001 - the one place run-time errors become exit 1
             _traceback(err)
+            full = disk_full(err)
+            if full is not None:
+                typer.echo(f"error: {full}", err=True)
+                raise typer.Exit(EXIT_FAILURE) from None
             hint = "" if debugging() else f" (the traceback: sweep --debug ... or {DEBUG_ENV}=1)"
             typer.echo(f"error: {describe(err)}{hint}", err=True)
             raise typer.Exit(EXIT_FAILURE) from None

@@ -264,6 +264,10 @@ class Config(_Strict):
     trainer: TrainerConfig = TrainerConfig()
     search: SearchConfig = SearchConfig()
     storage: str | None = None  # Optuna storage URL; null = journal:///optuna.journal here
+    # Seconds a sweep waits, reconnecting, for a store that stops answering mid-trial (the
+    # Optuna database or the MLflow server restarting); past that it fails as the preflight
+    # would, and the rerun resumes the trial.
+    reconnect: float = Field(60.0, gt=0.0)
     tracking: TrackingConfig = TrackingConfig()
 
     def public(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ joins the same study and parent run: the once-per-sweep steps run under the stud
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -23,14 +24,21 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config.dataset import make_datamodule
 from sweeps.config.schema import Config
-from sweeps.errors import ConfigError
+from sweeps.errors import ConfigError, UnavailableError
 from sweeps.keys import RUN_ATTR, SESSION_ATTR
 from sweeps.output import Echo
 from sweeps.run.children import send, start
 from sweeps.run.placement import gpu_for
 from sweeps.run.preflight import preflight
 from sweeps.run.reaper import reap, requeue_interrupted
-from sweeps.run.worker import BAD_CONFIG, STOPPED, WorkerArgs, open_budgeted, work
+from sweeps.run.worker import (
+    BAD_CONFIG,
+    STOPPED,
+    UNAVAILABLE,
+    WorkerArgs,
+    open_budgeted,
+    work,
+)
 from sweeps.search.objectives import check_metric
 from sweeps.search.space import check_space, grid
 from sweeps.search.stopping import recorded, settle_study
@@ -73,7 +81,8 @@ def run_sweep(
     url = storage or config.storage or DEFAULT_STORAGE
     name = study_name or config.name
     preflight(config, url)  # a store or device that cannot work fails now, in one line
-    tracker = Tracker(config.tracking.uri, config.name)  # creates and migrates the store once
+    # Creates and migrates the store once.
+    tracker = Tracker(config.tracking.uri, config.name, reconnect_s=config.reconnect)
     study = open_budgeted(config, url, name)
     lock = lock_for(url, name)
     source = load_existing(from_study, url) if from_study else None
@@ -119,7 +128,7 @@ def run_sweep(
         coordinator_pid=os.getpid() if workers > 1 else None,
     )
     started = time.perf_counter()
-    status = "FAILED"
+    status, unusable = "FAILED", ""
     try:
         if workers == 1:
             work(args, report, stores=(tracker, study))
@@ -135,12 +144,18 @@ def run_sweep(
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except UnavailableError:
+        status = unusable = "KILLED"  # a store or the disk failed: the rerun resumes the sweep
+        raise
     finally:
-        with lock():
-            requeued = _tidy(study, tracker, config, lock, report)
-        if status == "KILLED" and requeued:
-            report(f"interrupted trials {requeued} will resume from their checkpoints on rerun")
-        _close_parent(tracker, parent_id, study, lock, status=status, report=report)
+        # With a store or the disk gone, this bookkeeping may fail too; the rerun redoes it,
+        # and the error that says what to fix must not be replaced by a later one.
+        with contextlib.suppress(Exception) if unusable else contextlib.nullcontext():
+            with lock():
+                requeued = _tidy(study, tracker, config, lock, report)
+            if status == "KILLED" and requeued:
+                report(f"interrupted trials {requeued} will resume from their checkpoints on rerun")
+            _close_parent(tracker, parent_id, study, lock, status=status, report=report)
         _remove_if_empty(Path(args.checkpoints) / name, Path(args.checkpoints))
     summary = _summary(
         study, url, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
@@ -208,6 +223,11 @@ def _run_children(
     STOP.check()
     if BAD_CONFIG in codes.values():
         raise ConfigError("a worker stopped on a config error (its message is above)")
+    if UNAVAILABLE in codes.values():
+        raise UnavailableError(
+            "a worker stopped: a store or the disk became unusable (its message is above); fix "
+            "that, then run the same command to resume"
+        )
     if STOPPED in codes.values():
         raise KeyboardInterrupt("a worker was stopped by a signal")
 

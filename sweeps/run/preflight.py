@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeps.errors import ConfigError, UnavailableError, clip
+from sweeps.errors import ConfigError, UnavailableError
+from sweeps.stores.reconnect import storage_unreachable, tracking_unreachable
 
 CONNECT_TIMEOUT_S = 5  # seconds a store may take to answer the preflight
 
@@ -121,11 +121,7 @@ def check_storage(url: str) -> None:
             connection.execute(sqlalchemy.text("SELECT 1"))
         engine.dispose()
     except Exception as err:  # noqa: BLE001 - any driver or URL error is a bad --storage
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise UnavailableError(
-            f"storage {url!r} cannot be reached: {first}; check --storage (or SWEEP_STORAGE) "
-            "and that the database server runs"
-        ) from None
+        raise storage_unreachable(url, err) from None
 
 
 def _connect_timeout(url: str) -> dict[str, Any]:
@@ -157,25 +153,13 @@ def check_tracking(uri: str) -> None:
     try:
         MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     except Exception as err:  # noqa: BLE001 - refused, timed out, 5xx, auth: all one message
-        raise UnavailableError(
-            f"tracking URI {uri} does not answer ({_cause(err)}); start the MLflow server or {fix}"
-        ) from None
+        raise tracking_unreachable(uri, err) from None
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def _cause(err: BaseException) -> str:
-    """The root of a wrapped connection error: '[Errno 111] Connection refused', not 300 chars."""
-    text = str(err)
-    found = re.search(r"\[Errno -?\d+\] [^'\")\]]+|Read timed out|timed out", text)
-    if found:
-        return found.group(0).strip()
-    lines = text.strip().splitlines() or [type(err).__name__]
-    return clip(lines[0], 120)
 
 
 def preflight(config: Config, storage: str) -> None:

@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial
 
 from sweeps.config.loader import with_values
 from sweeps.config.schema import Config
-from sweeps.errors import ConfigError
+from sweeps.errors import ConfigError, UnavailableError, disk_full
 from sweeps.keys import (
     CHAIN_ATTR,
     CONFIG_ATTR,
@@ -42,6 +42,7 @@ from sweeps.search.space import suggest
 from sweeps.search.stopping import Stopper
 from sweeps.search.study import MAX_FAILURES_IN_A_ROW, budget_used, open_study
 from sweeps.signals import STOP
+from sweeps.stores.reconnect import reconnecting
 from sweeps.stores.storage import BudgetSpent, guard, lock_for, open_storage
 from sweeps.track.leaderboard import Leaderboard
 from sweeps.track.tracking import Tracker, TrialRun
@@ -49,7 +50,7 @@ from sweeps.train.callbacks import MissingMetricError
 from sweeps.train.trial import TrainResult, train
 
 # Exit codes of a worker process, read by the coordinator.
-DONE, BAD_CONFIG, FAILING, STOPPED = 0, 2, 3, 130
+DONE, BAD_CONFIG, FAILING, UNAVAILABLE, STOPPED = 0, 2, 3, 4, 130
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def open_budgeted(config: Config, storage: str, name: str) -> optuna.Study:
         return budget_used(trials) < n_trials and stopper.settle(trials) is None
 
     guard(store, lock_for(storage, name), may_start, stopper.settle)
+    reconnecting(store, storage, config.reconnect)  # outermost: the lock is retried too
     return open_study(config, storage, name, store)
 
 
@@ -120,6 +122,10 @@ def objective_for(
             _close(run, report, state="FAIL", status="KILLED", reason="interrupted by a signal")
             raise
         except Exception as err:
+            full = disk_full(err)
+            if full is not None:  # not the trial's fault: it runs again on the rerun
+                _out_of_space(trial, run, report, folder)
+                raise full from None
             _close(
                 run, report, state="FAIL", status="FAILED", reason=f"{type(err).__name__}: {err}"
             )
@@ -135,6 +141,17 @@ def objective_for(
         return objective_values(config, result.summary(config.search.metric))
 
     return objective
+
+
+def _out_of_space(trial: optuna.Trial, run: TrialRun, report: Echo, folder: Path) -> None:
+    """A trial cut short by a full disk: queued to run again from the start. Its checkpoints go
+    first, so that the few bytes that record it as interrupted find room."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
+    except Exception:  # noqa: BLE001 - still no room: the rerun's reaper retries it instead
+        return
+    _close(run, report, state="FAIL", status="KILLED", reason="the disk is full")
 
 
 def _close(run: TrialRun, report: Echo, *, state: str, status: str, reason: str) -> None:
@@ -170,7 +187,7 @@ def work(
     config = Config.model_validate(args.config)
     if stores is None:
         stores = (
-            Tracker(config.tracking.uri, config.name),
+            Tracker(config.tracking.uri, config.name, reconnect_s=config.reconnect),
             open_budgeted(config, args.storage, args.study),
         )
     tracker, study = stores
@@ -191,8 +208,11 @@ def work(
         except BudgetSpent:
             return DONE
         except (ConfigError, MissingMetricError):
-            raise  # the config is wrong for every trial: stop now
+            raise  # the config is wrong for every trial, or a store or the disk is unusable
         except Exception as err:  # noqa: BLE001 - one trial's crash must not end the sweep
+            full = disk_full(err)
+            if full is not None:
+                raise full from None
             failures += 1
             report(f"trial FAILED  {type(err).__name__}: {err}")
             if failures >= MAX_FAILURES_IN_A_ROW:
@@ -220,6 +240,9 @@ def main() -> None:
             code = work(args, report)
         except KeyboardInterrupt:
             code = STOPPED
+        except UnavailableError as err:
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            code = UNAVAILABLE
         except (ConfigError, MissingMetricError) as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             code = BAD_CONFIG

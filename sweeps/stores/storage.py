@@ -16,6 +16,7 @@ the same lock, so that search.stop, settled at a finish, is seen by the next cre
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import hashlib
@@ -63,7 +64,8 @@ def _rdb(url: str) -> optuna.storages.BaseStorage:
     kind = scheme(url)
     if kind == "postgresql":
         with _advisory_lock(url, "sweep:schema"):
-            return optuna.storages.RDBStorage(url)
+            # pre-ping: a pooled connection that a database restart cut is replaced on checkout
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     if kind == "sqlite":
         path = _local_path(url)
         with file_lock(path.with_name(f"{path.name}.schema.lock")):
@@ -143,7 +145,9 @@ def _advisory_lock(url: str, name: str) -> Iterator[None]:
             try:
                 yield
             finally:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                # A connection the server dropped took its session's locks with it.
+                with contextlib.suppress(sqlalchemy.exc.DBAPIError):
+                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     finally:
         engine.dispose()
 

@@ -20,6 +20,7 @@ from mlflow.entities import Metric, Param, RunTag
 from sweeps.keys import EXPERIMENT_KIND, KIND_TAG, PARENT_ATTR, RUN_ATTR
 from sweeps.secrets import redact
 from sweeps.stores import blank_store
+from sweeps.stores.reconnect import patient_client
 from sweeps.stores.storage import file_lock
 from sweeps.track.provenance import log_provenance
 
@@ -79,8 +80,11 @@ def best_tags(best: FrozenTrial) -> list[RunTag]:
 class Tracker:
     """One MLflow experiment; creating it creates and migrates the store once, up front."""
 
-    def __init__(self, uri: str, experiment: str) -> None:
+    def __init__(self, uri: str, experiment: str, *, reconnect_s: float = 0.0) -> None:
+        """`reconnect_s`: how long a call waits through an MLflow server's restart (0: fail at
+        once, as a command that only reads should)."""
         self.uri = uri = absolute_uri(uri)
+        self.reconnect_s = reconnect_s
         if uri.startswith("sqlite:///"):
             # Two processes migrating a new mlflow.db at once fail with "table already exists".
             db = Path(uri.removeprefix("sqlite:///"))
@@ -95,6 +99,8 @@ class Tracker:
         from mlflow.exceptions import MlflowException
 
         self.client = MlflowClient(tracking_uri=self.uri)
+        if self.reconnect_s > 0 and self.uri.startswith(("http://", "https://")):
+            patient_client(self.client, self.uri, self.reconnect_s)
         found = self.client.get_experiment_by_name(experiment)
         if found is None:
             try:
