@@ -72,16 +72,17 @@ def run(quick: bool = False, device: str = "cuda", timeout: float = 60.0) -> lis
             seconds = sweep_seconds(shape, workers, device, quick, timeout)
             if seconds is not None:
                 per_trial[workers] = seconds / (workers * TRIALS_PER_WORKER)
-            print(f"{label}, {workers} workers: {seconds} s", file=sys.stderr, flush=True)
+            print(f"{label}, workers {workers}: {seconds} s", file=sys.stderr, flush=True)
         if 1 not in per_trial:
             continue
         for workers, seconds in per_trial.items():
+            many = f"{workers} worker" + ("s" if workers > 1 else "")
             rows.append(
                 Row(
-                    f"{label}: {workers} workers on one {device} device, seconds per trial",
+                    f"{label}: {many} on one {device} device, seconds per trial",
                     "1 worker",
                     per_trial[1],
-                    f"{workers} workers",
+                    many,
                     seconds,
                     "s/trial",
                     goal=GOAL_AT_4 if workers == 4 and device == "cuda" else None,
