@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sweeps.api.common import PathLike, is_config, open_study, storage_of, tracking_uri_of
 from sweeps.api.results import BestResult, Leaders, StudyStatus, Trial
 from sweeps.errors import ConfigError
-from sweeps.keys import GPU_ATTR, RUN_ATTR, STOP_ATTR
+from sweeps.keys import CONFIG_ATTR, GPU_ATTR, RUN_ATTR, STOP_ATTR
 from sweeps.output import Echo
 
 if TYPE_CHECKING:
@@ -44,16 +44,18 @@ def leaders(st: optuna.Study) -> Leaders:
     """The best trial, or the Pareto front, or why there is none yet."""
     from optuna.trial import TrialState
 
-    from sweeps.search.ranking import ranked
     from sweeps.search.study import no_completed_trial
-    from sweeps.track.leaderboard import objective_names
 
-    names = objective_names(st)
     if not st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        return Leaders(st.study_name, names, None, no_best=no_completed_trial(st))
+        return Leaders(st.study_name, [], None, no_best=no_completed_trial(st))
     if len(st.directions) > 1:
-        return Leaders(st.study_name, names, None, front=[_trial(t) for t in ranked(st)])
-    return Leaders(st.study_name, names, _trial(st.best_trial))
+        from sweeps.search.ranking import ranked
+        from sweeps.track.leaderboard import objective_names  # imports MLflow: here only
+
+        return Leaders(st.study_name, objective_names(st), None, [_trial(t) for t in ranked(st)])
+    best = st.best_trial
+    metric = best.user_attrs.get(CONFIG_ATTR, {}).get("search", {}).get("metric") or "value"
+    return Leaders(st.study_name, [str(metric)], _trial(best))
 
 
 def status(
@@ -92,8 +94,12 @@ def best(
     study: str | None = None,
     storage: str | None = None,
     out: PathLike | None = None,
+    register: str | None = None,
+    tracking_uri: str | None = None,
 ) -> BestResult:
-    """The best trial (or Pareto front); `out` writes the full config it ran with as YAML."""
+    """The best trial (or Pareto front); `out` writes the full config it ran with as YAML;
+    `register` logs its network as an MLflow model, a new version of that registered model
+    with the alias `champion` (at `tracking_uri`, else the config's, else ./mlflow.db)."""
     st, _ = open_study(config, study, storage)
     written = None
     if out is not None:
@@ -104,7 +110,12 @@ def best(
             written.write_text(best_config_yaml(st))
         except OSError as err:
             raise ConfigError(f"--out {str(out)!r} cannot be written: {err.strerror}") from None
-    return BestResult(leaders(st), written)
+    model = None
+    if register is not None:
+        from sweeps.api.models import register_best
+
+        model = register_best(st, tracking_uri_of(config, tracking_uri), register)
+    return BestResult(leaders(st), written, model)
 
 
 def report(
