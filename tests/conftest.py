@@ -46,6 +46,7 @@ def tiny_raw(**sections: Any) -> dict[str, Any]:
                 "model.cell": {"type": "categorical", "choices": ["rnn", "lstm", "gru"]},
             },
         },
+        "tracking": {"log_model": False},  # tests/test_registry.py logs the best model
     }
     raw.update(sections)
     return raw

@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from sweeps.api.common import Overrides, PathLike, default_tracking_uri, load, stoppable
+from sweeps.api.models import model_version
 from sweeps.api.results import SweepResult, TrainOutcome, Trial, Validation
 from sweeps.keys import check_study_name
 from sweeps.output import Echo
@@ -88,6 +89,7 @@ def run(
         already_done=summary.already_done,
         stopped=summary.stopped,
         all_failed=summary.all_failed,
+        model=model_version(summary.model),
     )
 
 

@@ -25,7 +25,7 @@ from sweeps.cli.options import (
     TrackingOpt,
     WorkersOpt,
 )
-from sweeps.cli.results import results_app
+from sweeps.cli.results import model_line, results_app
 from sweeps.output import DEBUG_ENV, quiet_failed_trials
 
 app = typer.Typer(
@@ -174,6 +174,8 @@ def run_lines(result: api.SweepResult) -> list[str]:
         )
     elif result.n_objectives > 1:
         lines.append("several objectives: `sweep best` lists the Pareto front")
+    if result.model is not None:
+        lines.append(model_line(result.model))
     lines.append(f"optuna storage: {result.storage}")
     lines.append(
         f"mlflow: {result.tracking_uri}, experiment {result.experiment!r}, parent run "

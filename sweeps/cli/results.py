@@ -65,12 +65,33 @@ def best(
     out: Annotated[
         Path | None, typer.Option(help="Write the best trial's full config here.")
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option(
+            help="Log the best trial's network as a new version of this registered MLflow "
+            "model, with the alias champion."
+        ),
+    ] = None,
+    tracking_uri: TrackingOpt = None,
 ) -> None:
-    """The best trial's value and params; --out writes its full config as YAML."""
-    got = api.best(config, study=study, storage=storage, out=out)
+    """The best trial's value and params; --out writes its full config as YAML; --register
+    NAME makes its network a new version of registered model NAME."""
+    got = api.best(
+        config, study=study, storage=storage, out=out, register=register, tracking_uri=tracking_uri
+    )
     _echo_leaders(got.leaders)
     if got.config_out is not None:
         typer.echo(f"wrote {got.config_out}; rerun it with `sweep train {got.config_out}`")
+    if got.model is not None:
+        typer.echo(model_line(got.model))
+
+
+def model_line(model: api.ModelVersion) -> str:
+    """Where the best trial's model is: its URI, and the registered version if any."""
+    where = f"model of trial {model.trial}: {model.model_uri}"
+    if model.name is None:
+        return where
+    return f"{where}, version {model.version} of {model.name!r}: load {model.alias_uri}"
 
 
 @results_app.command()

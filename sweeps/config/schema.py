@@ -242,6 +242,10 @@ class SearchConfig(_Strict):
 
 class TrackingConfig(_Strict):
     uri: str = "sqlite:///mlflow.db"
+    # At the end of a sweep the best trial's network is logged as an MLflow model; with a
+    # name, it becomes a new version of that registered model, with the alias `champion`.
+    log_model: bool = True
+    register_as: str | None = Field(default=None, min_length=1, max_length=256)
 
     @field_validator("uri")
     @classmethod

@@ -31,6 +31,7 @@ from sweeps.run.children import send, start
 from sweeps.run.placement import gpu_for
 from sweeps.run.preflight import preflight
 from sweeps.run.reaper import reap, requeue_interrupted
+from sweeps.run.registry import LoggedBest, publish
 from sweeps.run.worker import (
     BAD_CONFIG,
     STOPPED,
@@ -105,7 +106,9 @@ def run_sweep(
             _close_parent(
                 tracker, parent_id, study, lock, status="FINISHED", report=report, end=end
             )
-        return _summary(study, url, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True)
+        done = _summary(study, url, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True)
+        done.model = _publish(tracker, parent_id, study, config, lock, report)
+        return done
     tracker.resume_parent(parent_id)
     report(
         f"study {name!r} in {redact(url)}; MLflow experiment {config.name!r} at "
@@ -161,7 +164,21 @@ def run_sweep(
         study, url, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
     )
     summary.all_failed = _all_failed(study, args.session)
+    summary.model = _publish(tracker, parent_id, study, config, lock, report)
     return summary
+
+
+def _publish(
+    tracker: Tracker,
+    parent_id: str,
+    study: optuna.Study,
+    config: Config,
+    lock: StudyLock,
+    report: Echo,
+) -> LoggedBest | None:
+    """The best trial's model, logged once the sweep is done (sweeps/run/registry.py)."""
+    with lock():  # two coordinators ending together log it once
+        return publish(tracker.client, parent_id, study, config.tracking, report)
 
 
 def _remove_if_empty(*folders: Path) -> None:
