@@ -150,6 +150,15 @@ def test_validate_refuses_every_table_that_run_would(
     assert str(built.value) in line, line
 
 
+def test_a_searched_length_the_table_cannot_hold_is_refused(tmp_path: Path) -> None:
+    path = _table(tmp_path, "t,y,e\n" + ROWS)  # 60 rows: 42 of them train
+    raw = tiny_raw(data={"name": "csv", "path": str(path), "target": "y", "seq_len": 5})
+    raw["search"]["space"] = {"data.seq_len": {"type": "int", "low": 5, "high": 50}}
+    line = _refused(tmp_path, raw, "run")
+    assert "search.space.data.seq_len value 50 is invalid" in line, line
+    assert "needs at least 51 rows in the train split" in line, line
+
+
 def test_a_valid_table_passes_validate(tmp_path: Path) -> None:
     path = _table(tmp_path, "t,y,e\n" + ROWS)
     data = {"name": "csv", "path": str(path), "target": "y", "time": "t", "seq_len": 5}

@@ -55,7 +55,7 @@ def test_a_condition_on_a_fixed_field_reads_the_config() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"when": {"model.nope": [1]}}, "reads model.nope, which is not a field"),
+        ({"when": {"model.nope": [1]}}, "reads model.nope, but model.nope is not a known key"),
         ({"when": {"model.num_layers": []}}, "must list the values"),
         ({"when": {"model.dropout": [0.1]}}, "reads model.dropout itself"),
     ],

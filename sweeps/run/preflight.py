@@ -50,16 +50,22 @@ def check_accelerator(config: Config) -> None:
 
 def check_config(config: Config) -> DatasetInfo:
     """Everything `sweep validate` checks, with no store and no torch: the space, the device,
-    the data (a user's table read and cut as the trials will) and the metric.
+    the data (a user's table read and cut as the trials will, at each end of a searched data
+    field too) and the metric.
 
     `sweep run` checks this before it imports torch, so a bad config fails at once."""
     from sweeps.config.dataset import check_data_sources
     from sweeps.search.objectives import check_metric
-    from sweeps.search.space import check_space
+    from sweeps.search.space import check_space, ends
 
     check_space(config)
     check_accelerator(config)
     info = check_data_sources(config.data)
+    for name, value, end in ends(config, "data"):  # e.g. the longest seq_len the file must hold
+        try:
+            check_data_sources(end.data)
+        except ConfigError as err:
+            raise ConfigError(f"search.space.{name} value {value!r} is invalid: {err}") from None
     check_metric(config, info)
     return info
 

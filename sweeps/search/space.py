@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from datamodules.catalog import option_fields
@@ -200,6 +201,28 @@ def _check_spec(name: str, spec: ParamSpec) -> list[Any]:
     return [low, high]
 
 
+def _ends(config: Config, name: str, spec: ParamSpec) -> list[tuple[Any, Config]]:
+    """The configs at each end of a searched field's range (or each choice), validated."""
+    # a conditional value is checked where it is searched: with its condition's values
+    context = {field: allowed[0] for field, allowed in (spec.when or {}).items() if allowed}
+    out = []
+    for value in _check_spec(name, spec):
+        try:
+            out.append((value, with_values(config, {**context, name: value})))
+        except ConfigError as err:
+            raise ConfigError(f"search.space.{name} value {value!r} is invalid: {err}") from None
+    return out
+
+
+def ends(config: Config, section: str) -> Iterator[tuple[str, Any, Config]]:
+    """(path, value, config) for each end of every searched field under `section`, e.g. data:
+    what a trial at that end would train, for checks that need more than the schema."""
+    for name, spec in config.search.space.items():
+        if name.split(".")[0] == section:
+            for value, end in _ends(config, name, spec):
+                yield name, value, end
+
+
 def check_space(config: Config) -> None:
     """Every searched path exists and every boundary value gives a valid config."""
     for name, spec in config.search.space.items():
@@ -213,15 +236,7 @@ def check_space(config: Config) -> None:
         if unknown:
             raise ConfigError(f"search.space.{name}: {unknown}")
         _check_when(config, name, spec)
-        # a conditional value is checked where it is searched: with its condition's values
-        context = {field: allowed[0] for field, allowed in (spec.when or {}).items() if allowed}
-        for value in _check_spec(name, spec):
-            try:
-                with_values(config, {**context, name: value})
-            except ConfigError as err:
-                raise ConfigError(
-                    f"search.space.{name} value {value!r} is invalid: {err}"
-                ) from None
+        _ends(config, name, spec)
         if spec.when and config.search.sampler.name == "grid":
             raise ConfigError(
                 f"search.space.{name}.when cannot be used with search.sampler.name=grid, "
