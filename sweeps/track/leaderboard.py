@@ -18,7 +18,6 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeps.keys import CONFIG_ATTR, NOTE_TAG, RUN_ATTR, STOP_ATTR
 from sweeps.search.ranking import maximizing, ranked, trial_value
 from sweeps.track.stats import by_choice
-from sweeps.track.tracking import best_tags
 from sweeps.track.views import ranked_view, ranked_view_route, run_route, view_tag
 
 if TYPE_CHECKING:
@@ -162,6 +161,9 @@ class Leaderboard:
             metrics.append(Metric("best_value", float(best[0].values[0]), stamp, finished))
         tags = [RunTag(NOTE_TAG, note)]
         if best and len(study.directions) == 1:  # the run page's tags show it at the top
+            # imported here: objective_names serves commands that read a study without MLflow
+            from sweeps.track.tracking import best_tags
+
             tags += best_tags(best[0])
         self.client.log_batch(self.parent_id, metrics=metrics, tags=tags)
         if trial is not None:
