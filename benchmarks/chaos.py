@@ -176,6 +176,23 @@ def _wait(sweep: Sweep, seconds: float) -> None:
         time.sleep(0.2)
 
 
+def _until_training(sweep: Sweep, storage: str, cap_s: float = 600) -> None:
+    """Wait until a trial of the study is RUNNING (or the sweep ends, or `cap_s` passes)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    deadline = time.monotonic() + cap_s
+    store = optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True})
+    while time.monotonic() < deadline and sweep.ended() is None:
+        try:
+            study = optuna.load_study(study_name="chaos", storage=store)
+            if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return
+        except Exception:  # noqa: BLE001 - no study yet, or the database is restarting
+            pass
+        time.sleep(1)
+
+
 def run(faults: int, seed: int, workers: int, n_trials: int, keep: bool) -> tuple[str, bool]:
     rng = random.Random(seed)
     folder = Path(tempfile.mkdtemp(prefix="sweeps-chaos-"))
@@ -195,12 +212,16 @@ def run(faults: int, seed: int, workers: int, n_trials: int, keep: bool) -> tupl
         sweep = Sweep(folder, storage, workers)
         sweep.start()
         for kind in plan(faults, rng):
-            _wait(sweep, rng.uniform(2, 12))
+            if sweep.ended() is not None:
+                sweep.start()
+            # Most faults meet a trial in training; one in four meets whatever phase is on.
+            if rng.random() < 0.75:
+                _until_training(sweep, pg.url)
+            _wait(sweep, rng.uniform(1, 10))
             if sweep.ended() == 0:
                 break  # the study is complete: nothing left to break
             if sweep.ended() is not None:
                 sweep.start()
-                _wait(sweep, rng.uniform(5, 40))  # a fault at start-up, or in a trial
             if inject(kind, sweep, pg, mlflow, disk, rng):
                 injected[kind] += 1
             else:
