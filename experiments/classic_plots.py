@@ -57,13 +57,9 @@ def plot_solve(runs: list[dict[str, Any]], path: Path) -> None:
                 xs.append(t + jitter)
                 medians.append(statistics.median(done))
         ax.plot(xs, medians, "-", color=color, label=variant)
-    ax.set_xlabel("sequence length T")
-    ax.set_ylabel("updates until val MSE < 0.01")
-    ax.set_title("Adding problem: updates to solve (x: not solved within the budget)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    title = "Adding problem: updates to solve (x: not within the budget)"
+    _label(ax, "sequence length T", "updates until val MSE < 0.01", title)
+    _save(plt, fig, path)
 
 
 def plot_mse(runs: list[dict[str, Any]], path: Path) -> None:
@@ -82,13 +78,9 @@ def plot_mse(runs: list[dict[str, Any]], path: Path) -> None:
     ax.axhline(1 / 6, color="grey", linestyle="--", label="baseline 1/6 (predict 1)")
     ax.axhline(0.01, color="grey", linestyle=":", label="solved below 0.01")
     ax.set_yscale("log")
-    ax.set_xlabel("sequence length T")
-    ax.set_ylabel("best validation MSE")
-    ax.set_title("Adding problem, matched parameter counts")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    title = "Adding problem, matched parameter counts"
+    _label(ax, "sequence length T", "best validation MSE", title)
+    _save(plt, fig, path)
 
 
 def plot_grad(runs: list[dict[str, Any]], path: Path) -> None:
@@ -106,13 +98,8 @@ def plot_grad(runs: list[dict[str, Any]], path: Path) -> None:
             ax.plot(_floor(first["grad"]), color=color, linestyle=":")
             ax.plot(_floor(last["grad"]), color=color, label=f"{variant} (update {last['update']})")
         ax.set_yscale("log")
-        ax.set_xlabel("time step t")
-        ax.set_ylabel("||dLoss/dh_t||")
-        ax.set_title(f"T = {length}: before training (dotted), at the end")
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        _label(ax, "time step t", "||dLoss/dh_t||", f"T = {length}: start dotted, end solid")
+    _save(plt, fig, path)
 
 
 def plot_timescale(runs: list[dict[str, Any]], path: Path) -> None:
@@ -139,10 +126,19 @@ def plot_timescale(runs: list[dict[str, Any]], path: Path) -> None:
         ax.axhline(length, color="grey", linestyle="--", label=f"T = {length}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("updates (the first point: before training)")
-        ax.set_ylabel("memory time scale, steps")
-        ax.set_title(f"{task}, T = {length}: how long the keep gate holds")
-        ax.legend(fontsize=7)
+        title = f"{task}, T = {length}: how long the keep gate holds"
+        _label(ax, "updates (the first point: before training)", "memory time scale", title)
+    _save(plt, fig, path)
+
+
+def _label(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
