@@ -22,11 +22,12 @@ from sweeps.stores.storage import open_storage
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 8
+EPOCHS = 12
 
 
 def _raw(**sections: Any) -> dict[str, Any]:
     raw = tiny_raw(trainer={"max_epochs": EPOCHS}, **sections)
+    raw["data"]["n_train"] = 4096  # epochs long enough that the poll below catches one
     raw["search"].update(n_trials=1, space={})
     raw["reconnect"] = 300  # a restarting server on a busy machine takes its time
     return raw
