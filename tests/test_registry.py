@@ -3,6 +3,7 @@ alias champion, and loaded in a fresh process it predicts what the trial's check
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,20 @@ def test_a_model_name_must_not_be_empty() -> None:
         from sweeps.config.schema import validate
 
         validate(tiny_raw(tracking={"register_as": ""}))
+
+
+@pytest.mark.parametrize("outside", [None, "sqlite:////elsewhere/mlflow.db"])
+def test_logging_a_model_leaves_the_tracking_uri_of_child_processes_as_it_found_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, outside: str | None
+) -> None:
+    """MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI: left behind, a sweep started later
+    from the same process (a notebook, a benchmark) would log to the model's store."""
+    from sweeps.run.registry import ENV_URI, tracking
+
+    if outside is None:
+        monkeypatch.delenv(ENV_URI, raising=False)
+    else:
+        monkeypatch.setenv(ENV_URI, outside)
+    with tracking(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        assert ENV_URI in os.environ
+    assert os.environ.get(ENV_URI) == outside

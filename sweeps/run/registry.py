@@ -10,6 +10,7 @@ shows it. Registering makes it a new version of the registered model and moves t
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from sweeps.errors import ConfigError
 from sweeps.keys import CONFIG_ATTR, RUN_ATTR
+
+ENV_URI = "MLFLOW_TRACKING_URI"  # MLflow reads it, and set_tracking_uri writes it
 
 if TYPE_CHECKING:
     import optuna
@@ -188,12 +191,19 @@ def tracking(uri: str) -> Iterator[None]:
     """MLflow's fluent logging, pointed at `uri` for the block and restored after."""
     import mlflow
 
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI to child processes: the variable gets
+    # back exactly what it held, or every sweep the process starts later logs to this store.
+    exported = os.environ.get(ENV_URI)
     before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(uri)
     try:
         yield
     finally:
         mlflow.set_tracking_uri(before)
+        if exported is None:
+            os.environ.pop(ENV_URI, None)
+        else:
+            os.environ[ENV_URI] = exported
 
 
 MODEL_TRIAL_TAG = "best.model_trial"  # on the parent run: the trial whose model is logged
