@@ -12,34 +12,25 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from sweeps.config.dataset import make_datamodule
 from sweeps.config.schema import Config
-from sweeps.errors import ConfigError, UnavailableError
+from sweeps.errors import UnavailableError
 from sweeps.keys import RUN_ATTR, SESSION_ATTR
 from sweeps.output import Echo
-from sweeps.run.children import send, start
-from sweeps.run.placement import gpu_for
+from sweeps.run.parent import close_parent, last_end_ms
 from sweeps.run.preflight import preflight
 from sweeps.run.reaper import reap, requeue_interrupted
 from sweeps.run.registry import LoggedBest, publish
-from sweeps.run.worker import (
-    BAD_CONFIG,
-    STOPPED,
-    UNAVAILABLE,
-    WorkerArgs,
-    open_budgeted,
-    work,
-)
+from sweeps.run.supervisor import run_children
+from sweeps.run.worker import WorkerArgs, open_budgeted, work
 from sweeps.search.objectives import check_metric
 from sweeps.search.space import check_space, grid
 from sweeps.search.stopping import recorded, settle_study
@@ -102,10 +93,8 @@ def run_sweep(
     trials = study.get_trials(deepcopy=False)
     if (stopped or budget_used(trials) >= config.search.n_trials) and not _active(study):
         if not tracker.parent_finished(parent_id):  # a sweep that ended without closing it
-            end = _last_end_ms(trials)
-            _close_parent(
-                tracker, parent_id, study, lock, status="FINISHED", report=report, end=end
-            )
+            end = last_end_ms(trials)
+            close_parent(tracker, parent_id, study, lock, status="FINISHED", report=report, end=end)
         done = _summary(study, url, tracker, parent_id, 0.0, datamodule.spec.baselines, done=True)
         done.model = _publish(tracker, parent_id, study, config, lock, report)
         return done
@@ -136,7 +125,7 @@ def run_sweep(
         if workers == 1:
             work(args, report, stores=(tracker, study))
         else:
-            _run_children(
+            run_children(
                 args,
                 workers,
                 lambda: _tidy(study, tracker, config, lock, report),
@@ -158,7 +147,7 @@ def run_sweep(
                 requeued = _tidy(study, tracker, config, lock, report)
             if status == "KILLED" and requeued:
                 report(f"interrupted trials {requeued} will resume from their checkpoints on rerun")
-            _close_parent(tracker, parent_id, study, lock, status=status, report=report)
+            close_parent(tracker, parent_id, study, lock, status=status, report=report)
         _remove_if_empty(Path(args.checkpoints) / name, Path(args.checkpoints))
     summary = _summary(
         study, url, tracker, parent_id, time.perf_counter() - started, datamodule.spec.baselines
@@ -200,118 +189,9 @@ def _tidy(
         return requeue_interrupted(study)
 
 
-def _run_children(
-    args: WorkerArgs,
-    count: int,
-    on_exit: Callable[[], object],
-    spawned: list[subprocess.Popen[str]],
-    gpus: list[str],
-) -> None:
-    """Give `count` worker processes their orders (`spawned` ones first, started on the GPUs
-    `gpu_for` gave them); forward a stop to each; tidy up whenever one exits.
-
-    A worker killed by a signal (OOM, kill -9) is replaced on its GPU, at most `count` times
-    in all.
-    """
-    orders = args.to_json()
-    procs = [send(proc, orders) for proc in spawned[:count]]
-    procs += [send(start(gpu_for(i, gpus)), orders) for i in range(len(procs), count)]
-    gpu_of = {proc.pid: gpu_for(i, gpus) for i, proc in enumerate(procs)}
-    codes: dict[int, int] = {}
-    forwarded, replacements = False, count
-    try:
-        while len(codes) < len(procs):
-            time.sleep(0.2)
-            if STOP.signum is not None and not forwarded:
-                forwarded = True
-                for proc in procs:
-                    if proc.poll() is None:
-                        proc.send_signal(signal.SIGTERM)
-            for proc in list(procs):
-                if proc.pid not in codes and proc.poll() is not None:
-                    codes[proc.pid] = proc.returncode
-                    on_exit()  # a worker that died took its trial with it: reap it now
-                    if proc.returncode < 0 and STOP.signum is None and replacements:
-                        replacements -= 1
-                        procs.append(send(start(gpu_of[proc.pid]), orders))
-                        gpu_of[procs[-1].pid] = gpu_of[proc.pid]
-    finally:
-        _stop_all(procs)
-    STOP.check()
-    if BAD_CONFIG in codes.values():
-        raise ConfigError("a worker stopped on a config error (its message is above)")
-    if UNAVAILABLE in codes.values():
-        raise UnavailableError(
-            "a worker stopped: a store or the disk became unusable (its message is above); fix "
-            "that, then run the same command to resume"
-        )
-    if STOPPED in codes.values():
-        raise KeyboardInterrupt("a worker was stopped by a signal")
-
-
-def _stop_all(procs: list[subprocess.Popen[str]]) -> None:
-    """A second Ctrl-C (or an error) here: stop the workers now, and wait for them."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _active(study: optuna.Study) -> bool:
     states = (TrialState.RUNNING, TrialState.WAITING)
     return bool(study.get_trials(deepcopy=False, states=states))
-
-
-def _close_parent(
-    tracker: Tracker,
-    parent_id: str,
-    study: optuna.Study,
-    lock: StudyLock,
-    *,
-    status: str,
-    report: Echo,
-    end: int | None = None,
-) -> None:
-    """End the parent run (at `end`, unix ms, or now), unless a trial still runs elsewhere:
-    its coordinator closes it."""
-    with lock():
-        if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            return
-        if status != "KILLED":  # stopping: no new work after a signal
-            _attach_report(tracker, parent_id, study, report)
-            _attach_plots(tracker, study, report)
-        tracker.close_parent(parent_id, study, status=status, end_ms=end)
-
-
-def _last_end_ms(trials: list[FrozenTrial]) -> int | None:
-    """When the study's last trial ended, in unix ms: the end of a sweep that is done."""
-    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
-    return int(max(ends).timestamp() * 1000) if ends else None
-
-
-def _attach_report(tracker: Tracker, parent_id: str, study: optuna.Study, report: Echo) -> None:
-    """The offline report on the parent run; a failure to write it must not fail the sweep."""
-    from sweeps.track.report import attach
-
-    try:
-        attach(tracker.client, parent_id, study)
-    except Exception as err:  # noqa: BLE001
-        report(f"warning: report.html could not be attached to the parent run ({err})")
-
-
-def _attach_plots(tracker: Tracker, study: optuna.Study, report: Echo) -> None:
-    """The gradient-over-time figure of each cell's best trial, drawn once per sweep."""
-    from sweeps.train.diagnosis import plot_best
-
-    try:
-        plot_best(tracker.client, study)
-    except Exception as err:  # noqa: BLE001
-        report(f"warning: the diagnostics figures could not be drawn ({err})")
 
 
 def _all_failed(study: optuna.Study, session: str) -> bool:

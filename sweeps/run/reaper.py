@@ -179,7 +179,8 @@ def reap_for_status(
 
     Here, not in the coordinator, so that reading a study imports no torch.
     """
-    from sweeps.config.schema import SearchConfig, TrackingConfig
+    from sweeps.config.schema import TrackingConfig
+    from sweeps.config.search import SearchConfig
     from sweeps.stores.storage import DEFAULT_STORAGE, lock_for
 
     url = storage or (config.storage if config else None) or DEFAULT_STORAGE
