@@ -20,7 +20,7 @@ from pathlib import Path
 
 import optuna
 
-from sweeps.config.schema import PrunerConfig
+from sweeps.config.search import PrunerConfig
 from sweeps.search.pruners import make_pruner
 
 CURVES = Path(__file__).with_name("pruning_curves.json")

@@ -19,7 +19,8 @@ import pytest
 from conftest import tiny_raw, write_config
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from sweeps.config.schema import SearchConfig, StopConfig, validate
+from sweeps.config.schema import validate
+from sweeps.config.search import SearchConfig, StopConfig
 from sweeps.errors import ConfigError
 from sweeps.keys import INTERRUPTED_ATTR, NOTE_TAG, PARENT_ATTR, STOP_ATTR
 from sweeps.search.stopping import Stopper, reason_for, stop_reason

@@ -8,7 +8,8 @@ import optuna
 import pytest
 from conftest import tiny_raw
 
-from sweeps.config.schema import Config, PrunerConfig, SamplerConfig, validate
+from sweeps.config.schema import Config, validate
+from sweeps.config.search import PrunerConfig, SamplerConfig
 from sweeps.errors import ConfigError
 from sweeps.search.pruners import PlateauPruner, make_pruner
 from sweeps.search.space import suggest

@@ -17,7 +17,8 @@ import torch
 from conftest import tiny_raw
 from torch import nn
 
-from sweeps.config.schema import SamplerConfig, validate
+from sweeps.config.schema import validate
+from sweeps.config.search import SamplerConfig
 from sweeps.search.study import make_sampler, random_states
 
 # sweeps/search/study.py reseeds these per trial (seed_per_trial): attribute paths of the

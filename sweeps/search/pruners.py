@@ -39,7 +39,7 @@ import optuna
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.config.schema import PrunerConfig
+from sweeps.config.search import PrunerConfig
 from sweeps.errors import ConfigError
 from sweeps.search.ranking import maximizing
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from datamodules.catalog import option_fields
 from sweeps.config.loader import with_values
-from sweeps.config.schema import Config, ParamSpec
+from sweeps.config.schema import Config
+from sweeps.config.search import ParamSpec
 from sweeps.config.spelling import did_you_mean, keys_at
 from sweeps.errors import ConfigError
 

@@ -20,7 +20,7 @@ import datetime as dt
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.config.schema import SearchConfig, StopConfig
+from sweeps.config.search import SearchConfig, StopConfig
 from sweeps.keys import INTERRUPTED_ATTR, STOP_ATTR
 from sweeps.search.ranking import better
 from sweeps.search.study import superseded

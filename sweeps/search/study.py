@@ -10,7 +10,8 @@ import optuna
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.config.schema import Config, SamplerConfig
+from sweeps.config.schema import Config
+from sweeps.config.search import SamplerConfig
 from sweeps.errors import ConfigError
 from sweeps.keys import CONFIG_ATTR, INTERRUPTED_ATTR, RETRY_OF
 from sweeps.search.pruners import make_pruner

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sweeps.config.loader import with_values
-from sweeps.config.schema import Config, ParamSpec
+from sweeps.config.schema import Config
+from sweeps.config.search import ParamSpec
 from sweeps.errors import ConfigError
 
 if TYPE_CHECKING:  # `sweep validate` checks search.enqueue without importing optuna
