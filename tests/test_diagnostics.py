@@ -282,7 +282,10 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
             child.info.run_id,
             "diag.l0.rho" if child.data.params["model.cell"] == "rnn" else "diag.grad_first_last",
         )
-        assert sorted(m.step for m in steps) == [INITIAL, 0, 2]  # and before the first update
+        # Before the first update and after the last epoch always; epoch 0, scheduled, only
+        # while the probes keep within their share of the trial's time (the test below).
+        probed = sorted(m.step for m in steps)
+        assert probed[0] == INITIAL and probed[-1] == 2 and set(probed) <= {INITIAL, 0, 2}
         names = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
         figure = {"diagnostics/grad_over_time.png"} if child.info.run_id in drawn else set()
         assert names == {"diagnostics/grad_over_time.json"} | figure
