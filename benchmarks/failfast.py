@@ -25,7 +25,7 @@ import yaml
 
 # A trial that always fails: the worker's `train` replaced in the sweep's own process.
 BOOM = (
-    "import sys, sweeps.run.worker as w\n"
+    "import sys, sweeps.runner.worker as w\n"
     "def boom(*a, **k): raise RuntimeError('boom')\n"
     "w.train = boom\n"
     "from sweeps.cli.app import app\n"

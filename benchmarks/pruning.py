@@ -42,7 +42,7 @@ import torch
 from benchmarks import tpe_script
 from benchmarks.measure import Row
 from sweeps.config.schema import validate
-from sweeps.run.coordinator import run_sweep
+from sweeps.runner.coordinator import run_sweep
 
 TARGET = 0.01
 SPACE: dict[str, list[Any]] = {

@@ -32,13 +32,13 @@ CONFIG_ATTR = "config"  # the full resolved config the trial ran
 BASELINE_ATTR = "baseline"  # the searched metric's baseline on the trial's data
 RUN_ATTR = "mlflow_run_id"  # the trial's MLflow run
 
-# Trial user attributes: who owns a RUNNING trial (sweeps/run/reaper.py reads them).
+# Trial user attributes: who owns a RUNNING trial (sweeps/runner/reaper.py reads them).
 HOST_ATTR = "worker.host"
 PID_ATTR = "worker.pid"
 START_ATTR = "worker.start"  # the process's start time, which tells a reused PID apart
 BEAT_ATTR = "worker.beat"  # the last heartbeat
 SESSION_ATTR = "worker.session"  # the `sweep run` invocation that ran the trial
-GPU_ATTR = "worker.gpu"  # the GPU the trial trains on (sweeps/run/placement.py)
+GPU_ATTR = "worker.gpu"  # the GPU the trial trains on (sweeps/runner/placement.py)
 
 # Trial user attributes: interruptions and retries.
 INTERRUPTED_ATTR = "interrupted"  # stopped by a signal, not by its config

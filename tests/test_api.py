@@ -32,6 +32,20 @@ def test_every_public_name_exists_and_every_function_is_typed() -> None:
             assert set(params) <= set(hints), (name, set(params) - set(hints))
 
 
+def test_every_public_function_stays_itself_once_the_package_s_modules_are_imported() -> None:
+    """Importing a subpackage sets it as an attribute of `sweeps`: one named like a public
+    function would replace that function the first time a call imported it."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(sweeps.__path__):
+        if info.name != "__main__":  # that one runs the CLI
+            importlib.import_module(f"sweeps.{info.name}")
+    for name in sweeps.__all__:
+        thing = getattr(sweeps, name)
+        assert not inspect.ismodule(thing), f"sweeps.{name} is a module, not the API's {name}"
+
+
 def test_importing_sweeps_loads_no_heavy_package() -> None:
     code = (
         "import json, sys, sweeps; "

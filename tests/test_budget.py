@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeps.keys import BEAT_ATTR, HOST_ATTR, INTERRUPTED_ATTR, PID_ATTR, RETRY_OF
-from sweeps.run.reaper import alive, owner_gone, reap, requeue_interrupted
+from sweeps.runner.reaper import alive, owner_gone, reap, requeue_interrupted
 from sweeps.search.study import budget_used, counted
 from sweeps.stores.storage import BudgetSpent, guard, lock_for, open_storage
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sweeps.run import children
+from sweeps.runner import children
 
 
 def test_a_worker_without_orders_exits_quietly() -> None:

@@ -269,12 +269,12 @@ def test_best_out_to_a_missing_folder_is_exit_2(workdir: Path) -> None:
 def test_a_run_whose_every_trial_failed_exits_1(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sweeps.run.worker
+    import sweeps.runner.worker
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("broken on purpose")
 
-    monkeypatch.setattr(sweeps.run.worker, "train", broken)
+    monkeypatch.setattr(sweeps.runner.worker, "train", broken)
     raw = tiny_raw()
     raw["search"]["n_trials"] = 2  # fewer than the three-in-a-row stop
     path = write_config(workdir, raw)

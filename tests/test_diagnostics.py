@@ -255,7 +255,7 @@ def test_sweep_child_runs_carry_diag_metrics_and_artifacts(workdir: Path) -> Non
     from mlflow import MlflowClient
 
     from sweeps.config.schema import validate
-    from sweeps.run.coordinator import run_sweep
+    from sweeps.runner.coordinator import run_sweep
 
     raw = tiny_raw()
     raw["search"]["n_trials"] = 4  # 4 trials, 3 cells: at least one trial is not its cell's best

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from sweeps.cli.app import app
 from sweeps.errors import ConfigError
 from sweeps.keys import GPU_ATTR, PID_ATTR
-from sweeps.run import children, placement
-from sweeps.run.placement import gpu_for, placed_gpus, visible_gpus, workers_for
-from sweeps.run.reaper import claim
+from sweeps.runner import children, placement
+from sweeps.runner.placement import gpu_for, placed_gpus, visible_gpus, workers_for
+from sweeps.runner.reaper import claim
 from sweeps.stores.storage import DEFAULT_STORAGE, open_storage
 
 runner = CliRunner()

@@ -99,7 +99,7 @@ def test_logging_a_model_leaves_the_tracking_uri_of_child_processes_as_it_found_
 ) -> None:
     """MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI: left behind, a sweep started later
     from the same process (a notebook, a benchmark) would log to the model's store."""
-    from sweeps.run.registry import ENV_URI, tracking
+    from sweeps.runner.registry import ENV_URI, tracking
 
     if outside is None:
         monkeypatch.delenv(ENV_URI, raising=False)

@@ -129,7 +129,7 @@ def test_top_params_of_another_study_keep_what_this_space_searches() -> None:
 
 @pytest.mark.slow
 def test_run_from_study_starts_with_its_best(workdir: Path) -> None:
-    from sweeps.run.coordinator import run_sweep
+    from sweeps.runner.coordinator import run_sweep
     from sweeps.search.study import load_existing
 
     raw = tiny_raw(trainer={"max_epochs": 1})

@@ -9,7 +9,7 @@ import pytest
 from conftest import CONFIGS
 
 from sweeps.config.loader import load_config
-from sweeps.run.coordinator import run_sweep
+from sweeps.runner.coordinator import run_sweep
 
 SHIPPED = sorted(CONFIGS.glob("*.yaml"))
 REPO = CONFIGS.parent

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from sweeps.config.loader import with_values
 from sweeps.config.schema import validate
 from sweeps.keys import PARENT_ATTR, RUN_ATTR
-from sweeps.run.coordinator import run_sweep
+from sweeps.runner.coordinator import run_sweep
 from sweeps.search.study import best_config_yaml, load_existing
 
 pytestmark = pytest.mark.slow
@@ -272,8 +272,8 @@ def test_one_worker_in_process_uses_the_coordinators_stores(
     def opened_again(*args: Any) -> None:
         raise AssertionError("the in-process worker opened a store the coordinator had open")
 
-    monkeypatch.setattr("sweeps.run.worker.Tracker", opened_again)
-    monkeypatch.setattr("sweeps.run.worker.open_budgeted", opened_again)
+    monkeypatch.setattr("sweeps.runner.worker.Tracker", opened_again)
+    monkeypatch.setattr("sweeps.runner.worker.open_budgeted", opened_again)
     raw = tiny_raw()
     raw["search"]["n_trials"] = 1
     summary = run_sweep(validate(raw), storage=STORAGE, report=lambda _: None)

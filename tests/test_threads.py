@@ -11,7 +11,7 @@ import torch
 from conftest import tiny_raw
 
 from sweeps.config.schema import validate
-from sweeps.run import children
+from sweeps.runner import children
 from sweeps.train.threads import THREADS, thread_env, trial_threads
 from sweeps.train.trial import train
 

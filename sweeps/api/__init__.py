@@ -19,7 +19,7 @@ from sweeps.api.results import (
     Validation,
 )
 from sweeps.api.serving import dashboard, datasets, describe_dataset, fetch_corpus, proxy, ui
-from sweeps.api.sweeping import reproduce, run, train, validate
+from sweeps.api.sweeping import fit, reproduce, run, validate
 
 __all__ = [
     "BestResult",
@@ -35,13 +35,13 @@ __all__ = [
     "datasets",
     "describe_dataset",
     "fetch_corpus",
+    "fit",
     "load",
     "proxy",
     "report",
     "reproduce",
     "run",
     "status",
-    "train",
     "ui",
     "validate",
 ]

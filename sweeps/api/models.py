@@ -9,7 +9,7 @@ from sweeps.api.results import ModelVersion
 if TYPE_CHECKING:
     import optuna
 
-    from sweeps.run.registry import LoggedBest
+    from sweeps.runner.registry import LoggedBest
 
 
 def model_version(logged: LoggedBest | None) -> ModelVersion | None:
@@ -31,7 +31,7 @@ def register_best(study: optuna.Study, tracking_uri: str, name: str) -> ModelVer
     from mlflow import MlflowClient
 
     from sweeps.keys import PARENT_ATTR
-    from sweeps.run.registry import log_best, mark
+    from sweeps.runner.registry import log_best, mark
     from sweeps.track.tracking import absolute_uri
 
     logged = log_best(study, tracking_uri, name)

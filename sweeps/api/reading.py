@@ -69,7 +69,7 @@ def status(
     worker died (said on echo). Neither config nor study: the storage's only study."""
     from optuna.trial import TrialState
 
-    from sweeps.run.reaper import reap_for_status
+    from sweeps.runner.reaper import reap_for_status
     from sweeps.search.study import state_counts
     from sweeps.track.stats import by_choice, format_table, study_baseline
 

@@ -43,8 +43,8 @@ def run(
             if name is not None:
                 check_study_name(name, flag)
         cfg = load(config, overrides, tracking_uri)
-        from sweeps.run import children, placement
-        from sweeps.run.preflight import check_config
+        from sweeps.runner import children, placement
+        from sweeps.runner.preflight import check_config
 
         check_config(cfg)  # what validate refuses, refused before torch is imported
         placed = placement.placed_gpus(cfg.trainer.accelerator, gpus, placement.visible_gpus())
@@ -54,7 +54,7 @@ def run(
         started = range(count if count > 1 else 0)
         spawned = [children.start(placement.gpu_for(i, placed)) for i in started]
         try:  # the workers import their stack while this process imports its own
-            from sweeps.run.coordinator import run_sweep
+            from sweeps.runner.coordinator import run_sweep
 
             summary = run_sweep(
                 cfg,
@@ -100,7 +100,7 @@ def validate(config: PathLike, overrides: Overrides = None) -> Validation:
     """
     # No torch here: the dataset's catalog entry stands in for built-in data, and a user's table
     # is read with pandas; only trainer.accelerator: gpu imports torch, to ask it for a device.
-    from sweeps.run.preflight import check_config
+    from sweeps.runner.preflight import check_config
     from sweeps.search.space import tree_lines
 
     cfg = load(config, overrides)
@@ -110,13 +110,13 @@ def validate(config: PathLike, overrides: Overrides = None) -> Validation:
     return Validation(cfg.name, cfg.data.name, cfg.search.n_trials, list(pairs), space)
 
 
-def train(
+def fit(
     config: PathLike, overrides: Overrides = None, *, tracking_uri: str | None = None
 ) -> TrainOutcome:
     """Train once with the config's own values (no search), test, and log one MLflow run."""
     with stoppable():
         cfg = load(config, overrides, tracking_uri)
-        from sweeps.run.single import train_once
+        from sweeps.runner.single import train_once
 
         result, run_id = train_once(cfg)
     return _outcome(cfg, result, run_id)
@@ -128,7 +128,7 @@ def reproduce(run_id: str, *, tracking_uri: str | None = None, echo: Echo = prin
     Before training, `echo` says which of its provenance (code commit, uncommitted changes,
     packages, Python, torch, CUDA, data) differ from now: such a rerun is not the same run.
     """
-    from sweeps.run.single import logged_run, train_once
+    from sweeps.runner.single import logged_run, train_once
     from sweeps.track.provenance import differences, provenance_tags
 
     cfg, reached, logged = logged_run(tracking_uri or default_tracking_uri(), run_id)

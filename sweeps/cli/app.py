@@ -120,7 +120,7 @@ def validate(config: ConfigArg, set_: SetOpt = None) -> None:
 @exits
 def train(config: ConfigArg, set_: SetOpt = None, tracking_uri: TrackingOpt = None) -> None:
     """Train once with the config's own values (no search), evaluate on test, log to MLflow."""
-    _echo_training(api.train(config, set_, tracking_uri=tracking_uri))
+    _echo_training(api.fit(config, set_, tracking_uri=tracking_uri))
 
 
 @app.command()

@@ -105,7 +105,7 @@ class TrainerConfig(Strict):
     patience: int | None = Field(None, ge=1)  # early stopping on search.metric; null = off
     accelerator: Literal["cpu", "gpu", "auto"] = "cpu"
     # Mixed precision runs the net in 16 bits and keeps the loss and weights in 32; 16-mixed
-    # scales the loss and needs CUDA (sweeps/run/preflight.py), bf16-mixed runs anywhere.
+    # scales the loss and needs CUDA (sweeps/runner/preflight.py), bf16-mixed runs anywhere.
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     # Least seconds between two writes of a trial's checkpoints, and of its curves to MLflow
     # (sweeps/train/checkpoints.py): on short epochs each write is a share of the epoch, and a

@@ -70,7 +70,7 @@ class SearchConfig(Strict):
     # Seconds between a worker's heartbeats; a trial of another host is failed and retried
     # after three missed beats (a dead process on this host at once).
     heartbeat: float = Field(20.0, gt=0.0)
-    # Worker processes per GPU that `sweep run --workers auto` starts (sweeps/run/placement.py):
+    # Worker processes per GPU that `sweep run --workers auto` starts (sweeps/runner/placement.py):
     # a small recurrent network leaves most of a GPU idle, so trials share one.
     trials_per_gpu: int = Field(4, ge=1)
     sampler: SamplerConfig = SamplerConfig()

@@ -6,7 +6,7 @@ The rule reads the finished trials in the order they finished and fires at the f
     count as trials without improvement; interrupted ones, which will be retried, do not).
 Once it has fired it stays fired: a trial that was already running may still improve the best
 afterwards, and the sweep stays stopped. The worker asks this rule, under the study's lock, each
-time a trial finishes and before each fresh trial is created (sweeps/run/worker.py), so no
+time a trial finishes and before each fresh trial is created (sweeps/runner/worker.py), so no
 trial starts after the finish that decided the stop; those already running finish normally.
 
 Why the sweep stopped is kept as a study user attribute (STOP_ATTR), for the leaderboard and

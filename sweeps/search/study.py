@@ -219,4 +219,4 @@ class SweepSummary:
     stopped: str | None = None  # why search.stop ended the sweep
     all_failed: bool = False  # every trial this invocation finished failed
     best_number: int | None = None  # the best trial's number (one objective)
-    model: Any = None  # the best trial's logged model (sweeps.run.registry.LoggedBest)
+    model: Any = None  # the best trial's logged model (sweeps.runner.registry.LoggedBest)

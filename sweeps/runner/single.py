@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sweeps.config.loader import load_config
 from sweeps.config.schema import Config
 from sweeps.errors import ConfigError
-from sweeps.run.preflight import check_accelerator, check_tracking
+from sweeps.runner.preflight import check_accelerator, check_tracking
 from sweeps.track.tracking import Tracker, absolute_uri
 from sweeps.train.trial import TrainResult, train
 

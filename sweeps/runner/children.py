@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from sweeps.run.placement import pin
+from sweeps.runner.placement import pin
 from sweeps.train.threads import thread_env
 
 
@@ -24,7 +24,7 @@ def start(gpu: str | None = None) -> subprocess.Popen[str]:
     one stop, so no worker sees a second signal and stops mid-write.
     """
     return subprocess.Popen(
-        [sys.executable, "-m", "sweeps.run.worker"],
+        [sys.executable, "-m", "sweeps.runner.worker"],
         stdin=subprocess.PIPE,
         text=True,
         env={**os.environ, **thread_env(), **pin(gpu)},  # threads set before torch loads

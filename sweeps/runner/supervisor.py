@@ -1,6 +1,6 @@
 """The worker processes of one coordinator: orders out, a stop forwarded, a dead one replaced.
 
-`sweep run --workers N` hands each process its orders (`sweeps.run.worker.WorkerArgs`), tidies
+`sweep run --workers N` hands each process its orders (`sweeps.runner.worker.WorkerArgs`), tidies
 the study whenever one exits (its trial went with it) and maps the workers' exit codes to the
 one error the coordinator raises.
 """
@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 
 from sweeps.errors import ConfigError, UnavailableError
-from sweeps.run.children import send, start
-from sweeps.run.placement import gpu_for
-from sweeps.run.worker import BAD_CONFIG, STOPPED, UNAVAILABLE, WorkerArgs
+from sweeps.runner.children import send, start
+from sweeps.runner.placement import gpu_for
+from sweeps.runner.worker import BAD_CONFIG, STOPPED, UNAVAILABLE, WorkerArgs
 from sweeps.signals import STOP
 
 

@@ -25,12 +25,12 @@ from sweeps.config.schema import Config
 from sweeps.errors import UnavailableError
 from sweeps.keys import RUN_ATTR, SESSION_ATTR
 from sweeps.output import Echo
-from sweeps.run.parent import close_parent, last_end_ms
-from sweeps.run.preflight import preflight
-from sweeps.run.reaper import reap, requeue_interrupted
-from sweeps.run.registry import LoggedBest, publish
-from sweeps.run.supervisor import run_children
-from sweeps.run.worker import WorkerArgs, open_budgeted, work
+from sweeps.runner.parent import close_parent, last_end_ms
+from sweeps.runner.preflight import preflight
+from sweeps.runner.reaper import reap, requeue_interrupted
+from sweeps.runner.registry import LoggedBest, publish
+from sweeps.runner.supervisor import run_children
+from sweeps.runner.worker import WorkerArgs, open_budgeted, work
 from sweeps.search.objectives import check_metric
 from sweeps.search.space import check_space, grid
 from sweeps.search.stopping import recorded, settle_study
@@ -62,8 +62,8 @@ def run_sweep(
     or search.stop fires.
 
     `from_study` names a study in the same storage whose `from_top` best params run first.
-    `spawned`: worker processes already importing (`sweeps.run.children.start`), to use first.
-    `gpus`: the GPUs the worker processes are spread over (`sweeps.run.placement`).
+    `spawned`: worker processes already importing (`sweeps.runner.children.start`), to use first.
+    `gpus`: the GPUs the worker processes are spread over (`sweeps.runner.placement`).
     """
     check_space(config)
     config = _fit_to_grid(config, report)
@@ -165,7 +165,7 @@ def _publish(
     lock: StudyLock,
     report: Echo,
 ) -> LoggedBest | None:
-    """The best trial's model, logged once the sweep is done (sweeps/run/registry.py)."""
+    """The best trial's model, logged once the sweep is done (sweeps/runner/registry.py)."""
     with lock():  # two coordinators ending together log it once
         return publish(tracker.client, parent_id, study, config.tracking, report)
 

@@ -3,7 +3,7 @@
 A small recurrent network keeps a few percent of a GPU busy, so several trials share one
 (`search.trials_per_gpu`), and every GPU of the machine gets its share: worker i is pinned to
 GPU i mod n by `CUDA_VISIBLE_DEVICES`, where it is then device 0. Light on purpose, like
-`sweeps.run.children`: the GPUs are read from the environment and the driver, not from torch,
+`sweeps.runner.children`: the GPUs are read from the environment and the driver, not from torch,
 so the workers start before anything heavy is imported.
 """
 

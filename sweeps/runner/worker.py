@@ -32,8 +32,8 @@ from sweeps.keys import (
     RESUMED_ATTR,
 )
 from sweeps.output import Echo, quiet_failed_trials
-from sweeps.run.placement import VISIBLE_ENV
-from sweeps.run.reaper import (
+from sweeps.runner.placement import VISIBLE_ENV
+from sweeps.runner.reaper import (
     beating,
     claim,
 )
