@@ -22,12 +22,13 @@ from sweeps.stores.storage import open_storage
 
 pytestmark = pytest.mark.slow
 
-EPOCHS = 12
+EPOCHS = 40  # with 4096 sequences an epoch: a window of many epochs for the poll below
 
 
 def _raw(**sections: Any) -> dict[str, Any]:
-    raw = tiny_raw(trainer={"max_epochs": EPOCHS}, **sections)
-    raw["data"]["n_train"] = 4096  # epochs long enough that the poll below catches one
+    # Every epoch written as it ends (no write clock): the fault lands between two epoch writes.
+    raw = tiny_raw(trainer={"max_epochs": EPOCHS, "write_every_s": 0}, **sections)
+    raw["data"]["n_train"] = 4096
     raw["search"].update(n_trials=1, space={})
     raw["reconnect"] = 300  # a restarting server on a busy machine takes its time
     return raw
