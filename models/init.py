@@ -33,14 +33,17 @@ KEEP_SLICE = {"lstm": 1, "peephole": 1, "gru": 1}  # LSTM (i, f, g, o): f; GRU (
 INPUT_SLICE = {"lstm": 0, "peephole": 0}
 
 
-def initialise(rnn: nn.Module, options: NetOptions, hidden_size: int, steps: int | None) -> None:
-    """Apply `options.initialisation` to `rnn` (torch's layer or the reference) in place.
+def initialise(rnn: nn.Module, options: NetOptions, hidden_size: int, steps: int | None) -> str:
+    """Apply `options.init_for(steps)` to `rnn` (torch's layer or the reference) in place.
 
     `steps`: the data's sequence length, chrono's T_max unless `model.chrono_tmax` is set.
+    Returns what was applied, as a run records it: "chrono, T_max 100", "forget_bias 1.0",
+    "torch" or "identity".
     """
-    init = options.initialisation
+    init = options.init_for(steps)
     if init == "torch":
-        return
+        return init
+    t_max = chrono_tmax(options, steps) if init == "chrono" else 0
     with torch.no_grad():
         for suffix in _directions(rnn):
             params = {name: getattr(rnn, f"{name}{suffix}") for name in _NAMES}
@@ -53,10 +56,13 @@ def initialise(rnn: nn.Module, options: NetOptions, hidden_size: int, steps: int
             if init == "forget_bias":
                 _set_bias(params, keep, torch.full((hidden_size,), options.forget_bias))
             else:
-                bias = chrono_bias(hidden_size, chrono_tmax(options, steps))
+                bias = chrono_bias(hidden_size, t_max)
                 _set_bias(params, keep, bias)
                 if options.cell in INPUT_SLICE:
                     _set_bias(params, _rows(INPUT_SLICE[options.cell], hidden_size), -bias)
+    if init == "forget_bias":
+        return f"forget_bias {options.forget_bias}"
+    return f"chrono, T_max {t_max}" if init == "chrono" else init
 
 
 def chrono_tmax(options: NetOptions, steps: int | None) -> int:

@@ -20,8 +20,11 @@ NONLINEARITIES = ("tanh", "relu")
 # (Tallec & Ollivier 2018); identity: the IRNN (Le et al. 2015), a ReLU RNN with W_hh = I.
 INITS = ("torch", "forget_bias", "chrono", "identity")
 GATED = ("lstm", "peephole", "gru")  # the cells with a keep gate, models.cells.MEMORY_GATE
-# model.init left out: each cell's default.
-DEFAULT_INIT = {"lstm": "forget_bias", "peephole": "forget_bias", "gru": "torch", "rnn": "torch"}
+# model.init left out: each cell's default (docs/classic.md gives the evidence). An LSTM starts
+# with chrono, T_max the data's sequence length, which every net the platform builds knows; a
+# net built in code without it (no `steps`, no model.chrono_tmax) gets NO_LENGTH_INIT instead.
+DEFAULT_INIT = {"lstm": "chrono", "peephole": "chrono", "gru": "torch", "rnn": "torch"}
+NO_LENGTH_INIT = "forget_bias"  # with model.forget_bias: the keep gate's memory without a T_max
 FORGET_BIAS = 1.0
 OPTIMIZER_NAMES = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULER_NAMES = ("none", "cosine", "step", "plateau")
@@ -61,6 +64,18 @@ class NetOptions:
     def initialisation(self) -> str:
         """model.init, or the cell's default when it is left out."""
         return self.init if self.init is not None else DEFAULT_INIT[self.cell]
+
+    def init_for(self, steps: int | None) -> str:
+        """The init a net reading `steps` per sequence gets (None: a length it was not told).
+
+        model.init as set; left out, the cell's default, unless that is chrono and no T_max is
+        known: then NO_LENGTH_INIT. A chrono that was asked for and has no T_max is an error
+        (models/init.py).
+        """
+        init = self.initialisation
+        if self.init is None and init == "chrono" and steps is None and self.chrono_tmax is None:
+            return NO_LENGTH_INIT
+        return init
 
     def __post_init__(self) -> None:
         _choice("model.cell", self.cell, CELL_NAMES)

@@ -92,7 +92,8 @@ class RecurrentNet(nn.Module):
         # Always regularise the top layer's output too, so one-layer models feel `dropout`.
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * self.num_directions, n_outputs)
-        initialise(self.rnn, options, hidden_size, steps)
+        # What the recurrent weights got (model.init resolved), for the run to record.
+        self.initialised = initialise(self.rnn, options, hidden_size, steps)
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, trace: Trace | None = None

@@ -30,6 +30,9 @@ def check_study_name(name: str, field: str = "name") -> str:
 # Trial user attributes: what a trial ran and where it is recorded.
 CONFIG_ATTR = "config"  # the full resolved config the trial ran
 BASELINE_ATTR = "baseline"  # the searched metric's baseline on the trial's data
+# The init the trial's network got, model.init resolved ("chrono, T_max 100"): a left-out
+# model.init means the default of the version that ran it. Also the trial run's MLflow tag.
+INIT_ATTR = "model.init.used"
 RUN_ATTR = "mlflow_run_id"  # the trial's MLflow run
 
 # Trial user attributes: who owns a RUNNING trial (sweeps/runner/reaper.py reads them).

@@ -100,6 +100,45 @@ def test_chrono_without_a_length_says_what_to_set() -> None:
         RecurrentNet(2, 1, NetOptions(cell="lstm", init="chrono"))
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("cell", ["lstm", "peephole"])
+def test_an_lstm_left_to_its_default_starts_chrono_over_the_data(cell: str, impl: str) -> None:
+    torch.manual_seed(2)
+    net = RecurrentNet(2, 1, NetOptions(cell=cell, hidden_size=200, impl=impl), steps=STEPS)
+    assert net.initialised == f"chrono, T_max {STEPS}"
+    bias = effective_bias(net.rnn, "_l0")
+    keep = _block_sized(bias, 1, 200)
+    assert math.log(STEPS - 2) < float(keep.max()) <= math.log(STEPS - 1) + 1e-6
+    assert float(keep.min()) < math.log(2)  # 200 draws reach near the bottom of [1, T - 1]
+    torch.testing.assert_close(_block_sized(bias, 0, 200), -keep)
+
+
+def test_an_lstm_built_without_its_length_starts_with_a_forget_bias() -> None:
+    net = RecurrentNet(2, 1, NetOptions(cell="lstm", hidden_size=HIDDEN))
+    assert net.initialised == "forget_bias 1.0"
+    keep = _block(effective_bias(net.rnn, "_l0"), KEEP["lstm"])
+    torch.testing.assert_close(keep, torch.ones(HIDDEN))
+    # told T_max by model.chrono_tmax instead, it gets its default again
+    told = RecurrentNet(2, 1, NetOptions(cell="lstm", hidden_size=HIDDEN, chrono_tmax=9))
+    assert told.initialised == "chrono, T_max 9"
+
+
+@pytest.mark.parametrize(
+    ("options", "initialised"),
+    [
+        ({"cell": "gru"}, "torch"),
+        ({"cell": "rnn"}, "torch"),
+        ({"cell": "rnn", "nonlinearity": "relu", "init": "identity"}, "identity"),
+        ({"cell": "lstm", "init": "torch"}, "torch"),
+        ({"cell": "gru", "init": "forget_bias", "forget_bias": 2.0}, "forget_bias 2.0"),
+        ({"cell": "gru", "init": "chrono"}, f"chrono, T_max {STEPS}"),
+    ],
+)
+def test_a_net_says_which_init_it_got(options: dict[str, Any], initialised: str) -> None:
+    net = RecurrentNet(2, 1, NetOptions(hidden_size=HIDDEN, **options), steps=STEPS)
+    assert net.initialised == initialised
+
+
 @pytest.mark.parametrize(("layers", "bidir"), SHAPES)
 @pytest.mark.parametrize("impl", IMPLS)
 def test_identity_is_the_irnn(impl: str, layers: int, bidir: bool) -> None:
@@ -158,6 +197,7 @@ def test_match_params_sizes_are_unchanged_by_init(init: str) -> None:
         ({"cell": "lstm", "init": "xavier"}, "model.init must be one of"),
         ({"cell": "lstm", "init": "torch", "forget_bias": 2.0}, "model.forget_bias applies"),
         ({"cell": "gru", "forget_bias": 2.0}, "model.forget_bias applies only"),
+        ({"cell": "lstm", "forget_bias": 2.0}, "but model.init is 'chrono'"),
         ({"cell": "lstm", "init": "forget_bias", "chrono_tmax": 9}, "model.chrono_tmax applies"),
         ({"cell": "lstm", "init": "chrono", "chrono_tmax": 1}, "model.chrono_tmax must be"),
         ({"cell": "lstm", "init": "forget_bias", "forget_bias": math.inf}, "finite"),
@@ -187,4 +227,4 @@ def test_init_is_searchable() -> None:
     check_space(config)
     trial = with_values(config, {"model.init": "forget_bias", "model.forget_bias": 2.0})
     assert (trial.model.initialisation, trial.model.forget_bias) == ("forget_bias", 2.0)
-    assert validate(raw).model.initialisation == "forget_bias"  # the LSTM's default
+    assert validate(raw).model.initialisation == "chrono"  # the LSTM's default

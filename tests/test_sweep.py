@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 from sweeps.config.loader import with_values
 from sweeps.config.schema import validate
-from sweeps.keys import PARENT_ATTR, RUN_ATTR
+from sweeps.keys import INIT_ATTR, PARENT_ATTR, RUN_ATTR
 from sweeps.runner.coordinator import run_sweep
 from sweeps.search.study import best_config_yaml, load_existing
 
@@ -73,6 +73,10 @@ def test_sweep_records_study_and_mlflow_runs(workdir: Path) -> None:
         assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 3
         assert run.data.metrics["n_parameters"] > 0
         assert float(run.data.tags["baseline.val_loss"]) == pytest.approx(1 / 6, rel=1e-5)
+        # model.init left out: the init each cell got, seq_len 10 chrono's T_max
+        got = {"lstm": "chrono, T_max 10", "gru": "torch", "rnn": "torch"}
+        initialised = got[trial.params["model.cell"]]
+        assert trial.user_attrs[INIT_ATTR] == run.data.tags[INIT_ATTR] == initialised
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"best.ckpt", "config.yaml"} <= artifacts
     assert sum("COMPLETE" in line for line in lines) == 3

@@ -130,7 +130,7 @@ def network(config: Any, ckpt: Path) -> tuple[nn.Module, SequenceDataModule]:
             f"data {config.data.name!r} has variable-length sequences: the logged model would "
             "need their lengths as a second input, which it does not take"
         )
-    module = make_module(config, datamodule.spec)
+    module = make_module(config, datamodule.spec, steps=datamodule.splits.train.x.shape[1])
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     module.load_state_dict(state)
     net = module.net.eval()

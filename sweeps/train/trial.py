@@ -21,7 +21,7 @@ from models.recurrent import RecurrentNet, count_parameters
 from sweeps.config.dataset import make_datamodule
 from sweeps.config.schema import Config
 from sweeps.errors import ConfigError
-from sweeps.keys import BASELINE_ATTR
+from sweeps.keys import BASELINE_ATTR, INIT_ATTR
 from sweeps.search.objectives import check_metric
 from sweeps.search.ranking import best_index
 from sweeps.signals import STOP
@@ -139,8 +139,11 @@ def train(
     if trial is not None and baseline is not None:  # for `sweep status`: who stayed at it
         trial.set_user_attr(BASELINE_ATTR, baseline)
     module = make_module(config, datamodule.spec, steps=datamodule.splits.train.x.shape[1])
+    initialised = module.net.initialised
+    if trial is not None:
+        trial.set_user_attr(INIT_ATTR, initialised)
     if run is not None:  # beside the values, so a reader sees whether the model beats them
-        run.log_summary({}, baseline_tags(datamodule.spec))
+        run.log_summary({}, baseline_tags(datamodule.spec) | {INIT_ATTR: initialised})
     metric, mode = config.search.metric, config.search.direction[:3]
     # best.ckpt, and with resume the state a retry continues from (last.ckpt): weights,
     # optimizer, scheduler, callbacks and epoch, written on a clock.
